@@ -1,0 +1,48 @@
+"""Bytes on the wire: JSON (msgspec), so tools in any language can subscribe. Decoded once, at the edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .errors import DecodeError
+from .messages import MESSAGE_TYPES, AnyMessage, Message
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(AnyMessage)
+
+
+def encode(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode(data: bytes) -> Message:
+    """Decode one message; raises :class:`DecodeError` naming what is wrong."""
+    try:
+        message: Message = _decoder.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError is a subclass
+        raise DecodeError(str(exc)) from exc
+    return message
+
+
+def decoder_for(*types: type[Message]) -> msgspec.json.Decoder[Any]:
+    """A decoder that accepts only ``types`` (a consumer's own union)."""
+    if len(types) == 1:
+        return msgspec.json.Decoder(types[0])
+    union: Any = types[0]
+    for t in types[1:]:
+        union = union | t
+    return msgspec.json.Decoder(union)
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schema of every message type, keyed by the type tag."""
+    schemas, components = msgspec.json.schema_components(MESSAGE_TYPES, ref_template="#/$defs/{name}")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "basis bus messages",
+        "oneOf": list(schemas),
+        "discriminator": {"propertyName": "type"},
+        "$defs": components,
+    }

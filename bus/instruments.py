@@ -1,0 +1,51 @@
+"""Canonical instrument keys: ``venue:position_type:symbol``.
+
+Examples: ``aave_v3:aToken:aUSDT``, ``aave_v3:debtToken:debtWETH``, ``binance:Perp:BTCUSDT``,
+``binance:BaseToken:BTC``, ``wallet:BaseToken:USDT``, ``etherfi:BaseToken:weETH``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+PositionType = Literal["BaseToken", "aToken", "debtToken", "Perp"]
+POSITION_TYPES: tuple[str, ...] = ("BaseToken", "aToken", "debtToken", "Perp")
+
+
+class InstrumentKey(NamedTuple):
+    venue: str
+    position_type: str
+    symbol: str
+
+    def __str__(self) -> str:
+        return f"{self.venue}:{self.position_type}:{self.symbol}"
+
+
+def key(venue: str, position_type: PositionType, symbol: str) -> str:
+    return f"{venue}:{position_type}:{symbol}"
+
+
+def parse(text: str) -> InstrumentKey:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"invalid instrument key {text!r}: expected venue:position_type:symbol")
+    if parts[1] not in POSITION_TYPES:
+        raise ValueError(f"invalid instrument key {text!r}: position type must be one of {', '.join(POSITION_TYPES)}")
+    return InstrumentKey(*parts)
+
+
+def token(venue: str, asset: str) -> str:
+    """A plain token balance held at ``venue`` (a CEX account or the on-chain wallet)."""
+    return key(venue, "BaseToken", asset)
+
+
+def perp(venue: str, symbol: str) -> str:
+    return key(venue, "Perp", symbol)
+
+
+def a_token(asset: str, venue: str = "aave_v3") -> str:
+    return key(venue, "aToken", f"a{asset}")
+
+
+def debt_token(asset: str, venue: str = "aave_v3") -> str:
+    return key(venue, "debtToken", f"debt{asset}")

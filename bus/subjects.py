@@ -1,0 +1,296 @@
+"""Every subject on the bus. No other code formats a subject string by hand.
+
+Hierarchy::
+
+    md.<kind>.<venue>.<instrument>     market data (JetStream stream BASIS_MD)
+    cmd.<target>.<kind>                commands to venues and the fund (JetStream stream BASIS_CMD)
+    evt.<source>.<kind>                events: fills, settlements, snapshots (JetStream stream BASIS_EVT)
+    sys.clock                          simulation clock (plain subject)
+    sys.heartbeat.<component>          liveness (plain subject)
+    sys.control.<component>            ping / stop (plain subject)
+    dlq.<original subject>             payloads a consumer could not decode (JetStream stream BASIS_DLQ)
+
+Tokens are lower-case where they name a kind, a venue or a component; instrument tokens keep the
+venue's symbol (``BTCUSDT``, ``BTCUSDT-PERP``). Wildcards follow NATS: ``*`` one token, ``>`` the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import singledispatch
+
+from . import messages as m
+from .errors import SubjectError
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-:]+$")
+
+MD, CMD, EVT, SYS, DLQ = "md", "cmd", "evt", "sys", "dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """A JetStream stream holding one durable family."""
+
+    name: str
+    subjects: tuple[str, ...]
+
+
+STREAMS: tuple[Stream, ...] = (
+    Stream("BASIS_MD", ("md.>",)),
+    Stream("BASIS_CMD", ("cmd.>",)),
+    Stream("BASIS_EVT", ("evt.>",)),
+    Stream("BASIS_DLQ", ("dlq.>",)),
+)
+
+
+def token(value: str) -> str:
+    """Check one subject token: no dots, spaces or wildcards."""
+    if not _TOKEN.match(value):
+        raise SubjectError(f"invalid subject token {value!r}: use letters, digits, '_', '-' or ':'")
+    return value
+
+
+def md(kind: str, venue: str, instrument: str) -> str:
+    return f"md.{token(kind)}.{token(venue)}.{token(instrument)}"
+
+
+def cmd(target: str, kind: str) -> str:
+    return f"cmd.{token(target)}.{token(kind)}"
+
+
+def evt(source: str, kind: str) -> str:
+    return f"evt.{token(source)}.{token(kind)}"
+
+
+def clock() -> str:
+    return "sys.clock"
+
+
+def heartbeat(component: str) -> str:
+    return f"sys.heartbeat.{token(component)}"
+
+
+def control(component: str) -> str:
+    return f"sys.control.{token(component)}"
+
+
+def dlq(subject: str) -> str:
+    """Dead-letter subject for payloads that failed on ``subject``."""
+    return f"dlq.{subject}"
+
+
+def bar_instrument(symbol: str, market: str) -> str:
+    return f"{symbol}-PERP" if market == "perp" else symbol
+
+
+def stream_of(subject: str) -> Stream | None:
+    """The JetStream stream that holds ``subject``, or None for plain (non-durable) subjects."""
+    head = subject.split(".", 1)[0]
+    for stream in STREAMS:
+        if stream.subjects[0].split(".", 1)[0] == head:
+            return stream
+    return None
+
+
+# --- which subject each message is published on -------------------------------------------------
+
+
+@singledispatch
+def subject_of(message: m.Message) -> str:
+    raise SubjectError(f"no subject defined for {type(message).__name__}")
+
+
+def _on(*types: type[m.Message]) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    def register(fn: Callable[..., str]) -> Callable[..., str]:
+        for t in types:
+            subject_of.register(t)(fn)
+        return fn
+
+    return register
+
+
+@_on(m.Bar)
+def _bar(msg: m.Bar) -> str:
+    return md("bar", msg.venue, bar_instrument(msg.symbol, msg.market))
+
+
+@_on(m.OraclePrice)
+def _oracle(msg: m.OraclePrice) -> str:
+    return md("price", msg.venue, msg.asset)
+
+
+@_on(m.FundingRate)
+def _funding(msg: m.FundingRate) -> str:
+    return md("funding", msg.venue, msg.symbol)
+
+
+@_on(m.ReserveState)
+def _reserve(msg: m.ReserveState) -> str:
+    return md("reserve", msg.venue, msg.asset)
+
+
+@_on(m.LstRate)
+def _lst(msg: m.LstRate) -> str:
+    return md("lst", msg.venue, msg.token)
+
+
+@_on(m.GasPrice)
+def _gas(msg: m.GasPrice) -> str:
+    return md("gas", msg.chain, "gwei")
+
+
+@_on(m.RewardDistribution)
+def _reward(msg: m.RewardDistribution) -> str:
+    return md("reward", msg.venue, msg.reward_token)
+
+
+@_on(m.ModelSignal)
+def _signal(msg: m.ModelSignal) -> str:
+    return md("signal", msg.model, msg.symbol)
+
+
+_INSTRUCTION_KINDS: dict[type[m.Message], str] = {
+    m.SpotTrade: "spot_trade",
+    m.PerpTrade: "perp_trade",
+    m.Supply: "supply",
+    m.Withdraw: "withdraw",
+    m.Borrow: "borrow",
+    m.Repay: "repay",
+    m.Stake: "stake",
+    m.Unstake: "unstake",
+    m.Swap: "swap",
+    m.Transfer: "transfer",
+    m.AtomicBundle: "bundle",
+}
+
+
+@_on(*_INSTRUCTION_KINDS)
+def _instruction(msg: m.Instruction) -> str:
+    return cmd(msg.venue, _INSTRUCTION_KINDS[type(msg)])
+
+
+@_on(m.InvestorDeposit)
+def _deposit(msg: m.InvestorDeposit) -> str:
+    return cmd("fund", "deposit")
+
+
+@_on(m.InvestorWithdrawal)
+def _withdrawal(msg: m.InvestorWithdrawal) -> str:
+    return cmd("fund", "withdraw")
+
+
+_VENUE_EVENT_KINDS: dict[type[m.Message], str] = {
+    m.InstructionAccepted: "accepted",
+    m.InstructionRejected: "rejected",
+    m.InstructionFilled: "filled",
+}
+
+
+@_on(*_VENUE_EVENT_KINDS)
+def _venue_event(msg: m.InstructionAccepted | m.InstructionRejected | m.InstructionFilled) -> str:
+    return evt(msg.venue, _VENUE_EVENT_KINDS[type(msg)])
+
+
+@_on(m.Settled)
+def _settled(msg: m.Settled) -> str:
+    return evt(msg.venue, msg.kind)
+
+
+@_on(m.Liquidated)
+def _liquidated(msg: m.Liquidated) -> str:
+    return evt(msg.venue, "liquidated")
+
+
+@_on(m.TransferCompleted)
+def _transfer(msg: m.TransferCompleted) -> str:
+    return evt("transfers", "completed")
+
+
+_MONITOR_EVENTS: dict[type[m.Message], tuple[str, str]] = {
+    m.PositionSnapshot: ("positions", "snapshot"),
+    m.ExposureSnapshot: ("exposure", "snapshot"),
+    m.RiskAssessment: ("risk", "assessment"),
+    m.PnlSnapshot: ("pnl", "snapshot"),
+    m.StrategyDecided: ("strategy", "decision"),
+}
+
+
+@_on(*_MONITOR_EVENTS)
+def _monitor(msg: m.Message) -> str:
+    return evt(*_MONITOR_EVENTS[type(msg)])
+
+
+@_on(m.ClockTicked)
+def _clock(msg: m.ClockTicked) -> str:
+    return clock()
+
+
+@_on(m.Heartbeat)
+def _heartbeat(msg: m.Heartbeat) -> str:
+    return heartbeat(msg.component)
+
+
+@_on(m.Control)
+def _control(msg: m.Control) -> str:
+    return control(msg.component)
+
+
+# --- the documented hierarchy (``basis subjects``) ----------------------------------------------
+
+HIERARCHY: tuple[tuple[str, str], ...] = (
+    ("md.bar.<venue>.<symbol>[-PERP]", "Bar"),
+    ("md.price.<venue>.<asset>", "OraclePrice"),
+    ("md.funding.<venue>.<symbol>", "FundingRate"),
+    ("md.reserve.<venue>.<asset>", "ReserveState"),
+    ("md.lst.<venue>.<token>", "LstRate"),
+    ("md.gas.<chain>.gwei", "GasPrice"),
+    ("md.reward.<venue>.<reward_token>", "RewardDistribution"),
+    ("md.signal.<model>.<symbol>", "ModelSignal"),
+    *((f"cmd.<venue>.{kind}", t.__name__) for t, kind in _INSTRUCTION_KINDS.items()),
+    ("cmd.fund.deposit", "InvestorDeposit"),
+    ("cmd.fund.withdraw", "InvestorWithdrawal"),
+    *((f"evt.<venue>.{kind}", t.__name__) for t, kind in _VENUE_EVENT_KINDS.items()),
+    ("evt.<venue>.<funding|lending_interest|borrow_cost|staking|rewards>", "Settled"),
+    ("evt.<venue>.liquidated", "Liquidated"),
+    ("evt.transfers.completed", "TransferCompleted"),
+    *((f"evt.{src}.{kind}", t.__name__) for t, (src, kind) in _MONITOR_EVENTS.items()),
+    ("sys.clock", "ClockTicked"),
+    ("sys.heartbeat.<component>", "Heartbeat"),
+    ("sys.control.<component>", "Control"),
+    ("dlq.<original subject>", "raw bytes + Basis-Error header"),
+)
+
+
+# --- wildcard matching (the in-process transport uses NATS semantics) ---------------------------
+
+
+def validate_pattern(pattern: str) -> list[str]:
+    """Split and check a subscription pattern; ``>`` only as the last token."""
+    tokens = pattern.split(".")
+    for i, tok in enumerate(tokens):
+        if tok == "" or " " in tok:
+            raise SubjectError(f"invalid subject pattern {pattern!r}: empty token or space")
+        if tok == ">" and i != len(tokens) - 1:
+            raise SubjectError(f"invalid subject pattern {pattern!r}: '>' must be the last token")
+        if tok not in ("*", ">") and ("*" in tok or ">" in tok):
+            raise SubjectError(f"invalid subject pattern {pattern!r}: wildcard inside token {tok!r}")
+    return tokens
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """True when ``subject`` matches ``pattern`` under NATS rules."""
+    return tokens_match(pattern.split("."), subject.split("."))
+
+
+def tokens_match(pattern: list[str], subject: list[str]) -> bool:
+    n = len(pattern)
+    for i, tok in enumerate(pattern):
+        if tok == ">":
+            return len(subject) > i
+        if i >= len(subject):
+            return False
+        if tok != "*" and tok != subject[i]:
+            return False
+    return n == len(subject)

@@ -1,0 +1,60 @@
+"""What every component shares: a bus, a clock, an id factory, and answers to ping/stop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+from basis.bus import subjects
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
+from basis.bus.messages import Control, Heartbeat, Message
+
+M = TypeVar("M", bound=Message)
+
+
+class Component:
+    """Base of every component. Subclasses subscribe in :meth:`on_start` and publish with :meth:`emit`.
+
+    A component keeps its own state and talks to the rest of the platform only through its bus.
+    """
+
+    name = "component"
+
+    def __init__(self, bus: Bus, clock: Clock, ids: IdFactory) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.ids = ids
+        self.stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.bus.subscribe(subjects.control(self.name), self._on_control, types=(Control,))
+        await self.on_start()
+
+    async def on_start(self) -> None:
+        """Subscribe to what the component consumes."""
+
+    def make(self, cls: type[M], *, cause: Message | None = None, **fields: Any) -> M:
+        """A new message of ``cls`` stamped with a fresh id, the clock's time and ``cause``'s ids."""
+        if cause is not None:
+            fields.setdefault("causation_id", cause.id)
+            fields.setdefault("correlation_id", cause.correlation_id or cause.id)
+        return cls(id=self.ids.next_id(), ts=self.clock.now_ns(), **fields)
+
+    async def emit(self, message: Message) -> None:
+        await self.bus.publish(message)
+
+    async def _on_control(self, message: Control) -> None:
+        if message.command == "ping":
+            await self.emit(
+                self.make(
+                    Heartbeat,
+                    cause=message,
+                    component=self.name,
+                    processed=self.bus.processed,
+                    dead_lettered=self.bus.dead_lettered,
+                )
+            )
+        elif message.command == "stop":
+            self.stopped.set()

@@ -1,0 +1,58 @@
+"""Position monitor: the book of every balance by canonical instrument key, rebuilt from venue events."""
+
+from __future__ import annotations
+
+from basis.bus.messages import (
+    InstructionFilled,
+    Liquidated,
+    PositionSnapshot,
+    Settled,
+    TransferCompleted,
+)
+
+from .base import Component
+
+DUST = 1e-12
+
+
+class PositionBook:
+    """Balances by instrument key; pure state, no I/O (the projection reuses it)."""
+
+    __slots__ = ("positions",)
+
+    def __init__(self) -> None:
+        self.positions: dict[str, float] = {}
+
+    def apply(self, instrument: str, delta: float) -> None:
+        value = self.positions.get(instrument, 0.0) + delta
+        if abs(value) <= DUST:
+            self.positions.pop(instrument, None)
+        else:
+            self.positions[instrument] = value
+
+    def snapshot(self) -> dict[str, float]:
+        return dict(sorted(self.positions.items()))
+
+
+class PositionMonitor(Component):
+    """Consumes fills, settlements, transfers and liquidations; publishes a PositionSnapshot after each."""
+
+    name = "position-monitor"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.book = PositionBook()
+
+    async def on_start(self) -> None:
+        await self.bus.subscribe(
+            "evt.*.*", self.on_event, types=(InstructionFilled, Settled, Liquidated, TransferCompleted)
+        )
+
+    async def on_event(self, message: InstructionFilled | Settled | Liquidated | TransferCompleted) -> None:
+        match message:
+            case InstructionFilled(changes=changes) | Liquidated(changes=changes) | TransferCompleted(changes=changes):
+                for change in changes:
+                    self.book.apply(change.instrument, change.delta)
+            case Settled(instrument=instrument, amount=amount):
+                self.book.apply(instrument, amount)
+        await self.emit(self.make(PositionSnapshot, cause=message, positions=self.book.snapshot()))
