@@ -1,15 +1,16 @@
 """Canonical instrument keys: ``venue:position_type:symbol``.
 
 Examples: ``aave_v3:aToken:aUSDT``, ``aave_v3:debtToken:debtWETH``, ``binance:Perp:BTCUSDT``,
-``binance:BaseToken:BTC``, ``wallet:BaseToken:USDT``, ``etherfi:BaseToken:weETH``.
+``binance:BaseToken:BTC``, ``wallet:BaseToken:USDT``, ``etherfi:BaseToken:weETH``,
+``binance:PerpNotional:BTCUSDT`` (the USDT counter-leg of a perp position, see docs/accounting.md).
 """
 
 from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-PositionType = Literal["BaseToken", "aToken", "debtToken", "Perp"]
-POSITION_TYPES: tuple[str, ...] = ("BaseToken", "aToken", "debtToken", "Perp")
+PositionType = Literal["BaseToken", "aToken", "debtToken", "Perp", "PerpNotional"]
+POSITION_TYPES: tuple[str, ...] = ("BaseToken", "aToken", "debtToken", "Perp", "PerpNotional")
 
 
 class InstrumentKey(NamedTuple):
@@ -41,6 +42,16 @@ def token(venue: str, asset: str) -> str:
 
 def perp(venue: str, symbol: str) -> str:
     return key(venue, "Perp", symbol)
+
+
+def in_transit(asset: str) -> str:
+    """Funds that left one account and have not yet arrived at the next (see docs/accounting.md)."""
+    return key("transit", "BaseToken", asset)
+
+
+def perp_notional(venue: str, symbol: str) -> str:
+    """The quote-currency counter-leg of a perp position (see docs/accounting.md)."""
+    return key(venue, "PerpNotional", symbol)
 
 
 def a_token(asset: str, venue: str = "aave_v3") -> str:

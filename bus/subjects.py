@@ -203,6 +203,11 @@ def _liquidated(msg: m.Liquidated) -> str:
     return evt(msg.venue, "liquidated")
 
 
+@_on(m.FlowBooked)
+def _flow(msg: m.FlowBooked) -> str:
+    return evt("fund", msg.kind)
+
+
 @_on(m.TransferCompleted)
 def _transfer(msg: m.TransferCompleted) -> str:
     return evt("transfers", "completed")
@@ -214,6 +219,7 @@ _MONITOR_EVENTS: dict[type[m.Message], tuple[str, str]] = {
     m.RiskAssessment: ("risk", "assessment"),
     m.PnlSnapshot: ("pnl", "snapshot"),
     m.StrategyDecided: ("strategy", "decision"),
+    m.RouteCompleted: ("router", "completed"),
 }
 
 
@@ -252,14 +258,15 @@ HIERARCHY: tuple[tuple[str, str], ...] = (
     ("cmd.fund.deposit", "InvestorDeposit"),
     ("cmd.fund.withdraw", "InvestorWithdrawal"),
     *((f"evt.<venue>.{kind}", t.__name__) for t, kind in _VENUE_EVENT_KINDS.items()),
-    ("evt.<venue>.<funding|lending_interest|borrow_cost|staking|rewards>", "Settled"),
+    ("evt.<venue>.<settlement kind>", "Settled"),
     ("evt.<venue>.liquidated", "Liquidated"),
     ("evt.transfers.completed", "TransferCompleted"),
+    ("evt.fund.<deposit|withdrawal>", "FlowBooked"),
     *((f"evt.{src}.{kind}", t.__name__) for t, (src, kind) in _MONITOR_EVENTS.items()),
     ("sys.clock", "ClockTicked"),
     ("sys.heartbeat.<component>", "Heartbeat"),
     ("sys.control.<component>", "Control"),
-    ("dlq.<original subject>", "raw bytes + Basis-Error header"),
+    ("dlq.<original subject>", "raw payload"),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from basis.bus.messages import (
+    FlowBooked,
     InstructionFilled,
     Liquidated,
     PositionSnapshot,
@@ -45,14 +46,20 @@ class PositionMonitor(Component):
 
     async def on_start(self) -> None:
         await self.bus.subscribe(
-            "evt.*.*", self.on_event, types=(InstructionFilled, Settled, Liquidated, TransferCompleted)
+            "evt.*.*",
+            self.on_event,
+            types=(InstructionFilled, Settled, Liquidated, TransferCompleted, FlowBooked),
         )
 
-    async def on_event(self, message: InstructionFilled | Settled | Liquidated | TransferCompleted) -> None:
+    async def on_event(
+        self, message: InstructionFilled | Settled | Liquidated | TransferCompleted | FlowBooked
+    ) -> None:
         match message:
             case InstructionFilled(changes=changes) | Liquidated(changes=changes) | TransferCompleted(changes=changes):
                 for change in changes:
                     self.book.apply(change.instrument, change.delta)
+            case FlowBooked(kind=kind, instrument=instrument, amount=amount):
+                self.book.apply(instrument, amount if kind == "deposit" else -amount)
             case Settled(instrument=instrument, amount=amount):
                 self.book.apply(instrument, amount)
         await self.emit(self.make(PositionSnapshot, cause=message, positions=self.book.snapshot()))

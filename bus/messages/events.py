@@ -74,6 +74,16 @@ class Liquidated(Message, frozen=True, kw_only=True):
     penalty_asset: str
 
 
+class FlowBooked(Message, frozen=True, kw_only=True):
+    """Investor capital entered (deposit) or left (withdrawal) the fund through ``instrument``."""
+
+    kind: Literal["deposit", "withdrawal"]
+    amount: float
+    asset: str
+    instrument: str
+    request_id: str = ""
+
+
 class PositionSnapshot(Message, frozen=True, kw_only=True):
     """Every open position by canonical instrument key (``venue:position_type:symbol``)."""
 
@@ -117,6 +127,21 @@ class PnlSnapshot(Message, frozen=True, kw_only=True):
     attribution: dict[str, float]
 
 
+class RouteCompleted(Message, frozen=True, kw_only=True):
+    """The execution router finished an instruction addressed to ``venue="router"``.
+
+    ``filled`` is true when every child instruction it sent filled (and every transfer among them
+    arrived); otherwise ``reason`` names each failed leg (``<venue>: <venue reason>``). ``children`` are
+    the ids of the child instructions that filled; ``attempts`` counts every child sent, retries included.
+    """
+
+    instruction_id: str
+    filled: bool
+    reason: str = ""
+    children: tuple[str, ...] = ()
+    attempts: int = 0
+
+
 class StrategyDecided(Message, frozen=True, kw_only=True):
     action: WrapperAction
     reason: str
@@ -131,9 +156,11 @@ Event = (
     | Settled
     | TransferCompleted
     | Liquidated
+    | FlowBooked
     | PositionSnapshot
     | ExposureSnapshot
     | RiskAssessment
     | PnlSnapshot
+    | RouteCompleted
     | StrategyDecided
 )

@@ -1,0 +1,46 @@
+"""Entry point: one group, commands registered from small modules; errors become one line on stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from .errors import UserError, one_line
+
+
+class _Group(click.Group):
+    """Turns every expected failure into ``basis: error: <what is wrong>`` and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"basis: error: {one_line(exc)}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="basis")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """basis: multi-venue crypto yield and basis strategies on an event-sourced NATS bus."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from . import backtest_commands, bus_commands, config_commands, log_commands, process_commands
+
+    for module in (bus_commands, config_commands, log_commands, process_commands, backtest_commands):
+        module.register(cli)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="basis")

@@ -1,0 +1,342 @@
+"""Streaming readers: one data file (or the same file in several roots) -> bus messages, constant memory.
+
+Message times (ns since the epoch, UTC):
+
+* ``Bar``: the candle's close, ``ts = open + interval`` (``open_ts`` = the file's ``timestamp``), so a
+  bar is only seen once it is complete;
+* ``FundingRate``: the settlement time;
+* ``ReserveState``, ``OraclePrice``, ``LstRate``: the snapshot time;
+* ``GasPrice``: the sampled block's ``block_timestamp`` (not the nominal hour, see the data README);
+* ``RewardDistribution``: the file's ``timestamp`` (period end or payout date).
+
+Several roots: the file of a series is read from every root that has it, in root order. A later root
+only contributes rows whose time is after the last time read from the earlier roots, so it extends the
+series in time and never overrides it: on overlap the earlier root wins. Within a file, times must not
+decrease (:class:`NonMonotonicError`); a row with the same time as the row above is dropped (the first
+is kept) and counted in :attr:`ReadStats.duplicates`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from basis.bus.ids import IdFactory
+from basis.bus.messages import (
+    Bar,
+    FundingRate,
+    GasPrice,
+    LstRate,
+    Message,
+    OraclePrice,
+    ReserveState,
+    RewardDistribution,
+)
+
+from .errors import MalformedRowError, MissingSeriesError, NonMonotonicError
+from .series import SeriesSpec
+from .times import NS, iso, parse_utc
+
+Builder = Callable[[SeriesSpec, int, list[float], IdFactory], Message]
+
+# Columns each kind reads: the time column first, then the numeric values handed to its builder.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "bar": ("timestamp", "open", "high", "low", "close", "volume"),
+    "funding": ("timestamp", "funding_rate"),
+    "reserve": (
+        "timestamp",
+        "liquidity_index",
+        "variable_borrow_index",
+        "current_liquidity_rate",
+        "current_variable_borrow_rate",
+        "oracle_price_usd",
+    ),
+    "oracle": ("timestamp", "price_usd"),
+    "lst": ("timestamp", "price_eth"),
+    "gas": ("block_timestamp", "base_fee_gwei", "priority_fee_p50_gwei"),
+    "reward": ("timestamp",),  # + the spec's value column
+}
+UNIX_SECONDS_COLUMNS = frozenset({"block_timestamp"})
+
+
+def _bar(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    interval = spec.interval_s or 0
+    return Bar(
+        id=ids.next_id(),
+        ts=ts,
+        venue=spec.venue,
+        symbol=spec.symbol,
+        market=spec.market or "spot",
+        open_ts=ts - interval * NS,
+        interval_s=interval,
+        open=v[0],
+        high=v[1],
+        low=v[2],
+        close=v[3],
+        volume=v[4],
+    )
+
+
+def _funding(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    hours = (spec.interval_s or 0) // 3_600
+    return FundingRate(
+        id=ids.next_id(), ts=ts, venue=spec.venue, symbol=spec.symbol, rate=v[0], interval_hours=hours
+    )
+
+
+def _reserve(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    return ReserveState(
+        id=ids.next_id(),
+        ts=ts,
+        venue=spec.venue,
+        asset=spec.symbol,
+        liquidity_index=v[0],
+        variable_borrow_index=v[1],
+        liquidity_rate=v[2],
+        variable_borrow_rate=v[3],
+        price_usd=v[4],
+    )
+
+
+def _oracle(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    return OraclePrice(
+        id=ids.next_id(), ts=ts, venue=spec.venue, asset=spec.symbol, quote=spec.quote, price=v[0]
+    )
+
+
+def _lst(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    return LstRate(id=ids.next_id(), ts=ts, venue=spec.venue, token=spec.symbol, rate=v[0])
+
+
+def _gas(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    return GasPrice(
+        id=ids.next_id(),
+        ts=ts,
+        chain=spec.venue,
+        base_fee_gwei=v[0],
+        priority_fee_gwei=v[1],
+        price_gwei=v[0] + v[1],
+    )
+
+
+def _reward(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    return RewardDistribution(
+        id=ids.next_id(),
+        ts=ts,
+        venue=spec.venue,
+        token=spec.quote,
+        reward_token=spec.symbol,
+        amount_per_unit=v[0],
+    )
+
+
+BUILDERS: dict[str, Builder] = {
+    "bar": _bar,
+    "funding": _funding,
+    "reserve": _reserve,
+    "oracle": _oracle,
+    "lst": _lst,
+    "gas": _gas,
+    "reward": _reward,
+}
+
+
+def columns_of(spec: SeriesSpec) -> tuple[str, ...]:
+    """The columns read for ``spec``: its time column, then its values."""
+    columns = COLUMNS[spec.kind]
+    return columns + (spec.column,) if spec.kind == "reward" else columns
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+
+def open_text(path: Path) -> TextIO:
+    """A text handle on a CSV file, decompressing ``.gz`` on the fly."""
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _diagnose(path: Path, line: int, columns: Sequence[str], cells: Sequence[str]) -> MalformedRowError:
+    """The error for a row whose values did not parse: the first bad column and why."""
+    for column, text in zip(columns[1:], cells[1:], strict=True):
+        try:
+            _number(text)
+        except ValueError as exc:
+            problem = "empty value" if not text.strip() else f"{text!r} is not a number ({exc})"
+            return MalformedRowError(path, line, column, problem)
+    return MalformedRowError(path, line, None, "row cannot be read")
+
+
+def _time(path: Path, line: int, column: str, text: str) -> int:
+    try:
+        if column in UNIX_SECONDS_COLUMNS:
+            return int(text) * NS
+        return parse_utc(text)
+    except ValueError as exc:
+        problem = "empty value" if not text.strip() else str(exc)
+        raise MalformedRowError(path, line, column, problem) from None
+
+
+class FileScan:
+    """``(message time, values)`` for each row of one file, in file order, checked and de-duplicated.
+
+    With ``values=False`` only the time column is parsed (``values`` is then empty). Rows with the same
+    time as the row above are dropped and counted in :attr:`duplicates`.
+    """
+
+    def __init__(self, spec: SeriesSpec, path: Path, *, values: bool = True) -> None:
+        self.spec = spec
+        self.path = path
+        self.values = values
+        self.duplicates = 0
+        self._line = 1
+
+    def __iter__(self) -> Iterator[tuple[int, list[float]]]:
+        try:
+            yield from self._rows()
+        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+            raise MalformedRowError(self.path, self._line, None, f"cannot read the file: {exc}") from None
+
+    def _rows(self) -> Iterator[tuple[int, list[float]]]:
+        spec, path = self.spec, self.path
+        columns = columns_of(spec)
+        shift = (spec.interval_s or 0) * NS if spec.kind == "bar" else 0
+        with open_text(path) as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise MalformedRowError(path, 1, None, "empty file (no header row)")
+            width = len(header)
+            index = {name: i for i, name in enumerate(header)}
+            for column in columns:
+                if column not in index:
+                    raise MalformedRowError(path, 1, column, f"missing column (header: {','.join(header)})")
+            ts_at = index[columns[0]]
+            ts_col = columns[0]
+            picks = [index[c] for c in columns]
+            value_at = picks[1:]
+            previous = -(2**63)
+            for row in reader:
+                line = self._line = reader.line_num
+                if not row:
+                    continue
+                if len(row) != width:
+                    raise MalformedRowError(path, line, None, f"expected {width} fields, got {len(row)}")
+                ts = _time(path, line, ts_col, row[ts_at]) + shift
+                if ts <= previous:
+                    if ts == previous:
+                        self.duplicates += 1
+                        continue
+                    raise NonMonotonicError(path, line, iso(ts - shift), iso(previous - shift))
+                previous = ts
+                if not self.values:
+                    yield ts, []
+                    continue
+                try:
+                    numbers = [_number(row[i]) for i in value_at]
+                except ValueError:
+                    raise _diagnose(path, line, columns, [row[i] for i in picks]) from None
+                yield ts, numbers
+
+
+# --- one series over several roots ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What a :class:`SeriesReader` did: messages yielded and rows dropped, by reason."""
+
+    files: tuple[str, ...] = ()
+    messages: int = 0
+    duplicates: int = 0
+    overlap: int = 0
+    """Rows of a later root at or before the last time of the earlier roots (the earlier root wins)."""
+    before_start: int = 0
+    per_file: dict[str, int] = field(default_factory=dict)
+
+
+def series_files(spec: SeriesSpec, roots: Sequence[Path]) -> list[Path]:
+    """The files of ``spec`` in ``roots`` (root order); :class:`MissingSeriesError` when none has it."""
+    files = [Path(root) / spec.path for root in roots if (Path(root) / spec.path).is_file()]
+    if not files:
+        raise MissingSeriesError(spec.name, [Path(root) / spec.path for root in roots])
+    return files
+
+
+class SeriesReader:
+    """The messages of one series over ``roots``, within ``[start, end)``, streamed row by row.
+
+    Each message takes its ``id`` from ``ids`` when it is built; rows outside the window build none, so
+    the same inputs and window always give the same ids. Iterate once.
+    """
+
+    def __init__(
+        self,
+        spec: SeriesSpec,
+        roots: Sequence[Path],
+        ids: IdFactory,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.files = series_files(spec, roots)
+        self.ids = ids
+        self.start = start
+        self.end = end
+        self.stats = ReadStats(files=tuple(str(f) for f in self.files))
+
+    def __iter__(self) -> Iterator[Message]:
+        spec, ids, stats = self.spec, self.ids, self.stats
+        build = BUILDERS[spec.kind]
+        start = self.start if self.start is not None else -(2**63)
+        end = self.end if self.end is not None else 2**63
+        last: int | None = None
+        for path in self.files:
+            file_scan = FileScan(spec, path)
+            file_last = last
+            count = 0
+            try:
+                for ts, values in file_scan:
+                    if last is not None and ts <= last:
+                        stats.overlap += 1
+                        continue
+                    file_last = ts
+                    if ts < start:
+                        stats.before_start += 1
+                        continue
+                    if ts >= end:
+                        return
+                    count += 1
+                    yield build(spec, ts, values, ids)
+            finally:
+                stats.duplicates += file_scan.duplicates
+                stats.messages += count
+                stats.per_file[str(path)] = count
+            last = file_last
+
+
+def read_series(
+    spec: SeriesSpec,
+    roots: Sequence[Path],
+    ids: IdFactory,
+    *,
+    start: int | None = None,
+    end: int | None = None,
+) -> Iterator[Message]:
+    """Shorthand for iterating a :class:`SeriesReader`."""
+    return iter(SeriesReader(spec, roots, ids, start=start, end=end))

@@ -1,0 +1,240 @@
+"""Simulated AAVE v3 through its gateway on a real bus: scaled balances, accrual, LTV, health, liquidation."""
+
+from __future__ import annotations
+
+import pytest
+from basis.bus.messages import (
+    Borrow,
+    InstructionFilled,
+    InvestorDeposit,
+    Liquidated,
+    OraclePrice,
+    Repay,
+    Settled,
+    Supply,
+    Withdraw,
+)
+from basis.venues.simulated import RiskParams, SimulatedAave, SimulatedWallet
+from basis.venues.simulated.aave import AaveAccount
+from venueutil import HOUR, Harness, changes
+
+approx = pytest.approx
+GWEI = 20.0
+
+
+async def setup(h: Harness, **kwargs: object) -> SimulatedAave:
+    aave = await h.start(SimulatedAave, **kwargs)  # type: ignore[arg-type]
+    await h.start(SimulatedWallet)
+    await h.gas(GWEI)
+    return aave
+
+
+async def fund(h: Harness, asset: str, amount: float) -> None:
+    await h.send(InvestorDeposit, asset=asset, amount=amount)
+
+
+async def test_supply_books_wallet_atoken_and_gas(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "USDT", 5_000.0)
+    await h.reserve("USDT", 1.02, 1.05, 1.0)
+    supply = await h.send(Supply, venue="aave_v3", asset="USDT", amount=1_000.0)
+    fill = h.filled(supply)
+    gas = 220_000 * GWEI * 1e-9
+    assert changes(fill) == [
+        ("wallet:BaseToken:USDT", -1_000.0, 0.0),
+        ("aave_v3:aToken:aUSDT", 1_000.0, 0.0),
+        ("wallet:BaseToken:ETH", -gas, 0.0),
+    ]
+    assert fill.gas_eth == gas
+    assert aave.account.supplied["USDT"].scaled == 1_000.0 / 1.02
+    assert h.book() == {
+        "aave_v3:aToken:aUSDT": 1_000.0,
+        "wallet:BaseToken:ETH": -gas,  # gas fronted by the operator
+        "wallet:BaseToken:USDT": 4_000.0,
+    }
+
+
+async def test_interest_is_scaled_balance_times_index_growth(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "USDT", 5_000.0)
+    await h.reserve("USDT", 1.02, 1.05, 1.0)
+    await h.send(Supply, venue="aave_v3", asset="USDT", amount=1_000.0)
+    await h.reserve("USDT", 1.0302, 1.06, 1.0)
+    await h.reserve("USDT", 1.0404, 1.07, 1.0)
+    first, second = h.of(Settled)
+    scaled = 1_000.0 / 1.02
+    assert (first.kind, first.instrument, first.asset, first.venue) == (
+        "lending_interest",
+        "aave_v3:aToken:aUSDT",
+        "USDT",
+        "aave_v3",
+    )
+    assert first.amount == scaled * 1.0302 - 1_000.0  # exactly as the contract says
+    assert second.amount == scaled * 1.0404 - scaled * 1.0302
+    assert first.amount == approx(10.0) and second.amount == approx(10.0)
+    assert aave.balances() == {"aave_v3:aToken:aUSDT": scaled * 1.0404}
+    assert h.book("aave_v3:")["aave_v3:aToken:aUSDT"] == approx(scaled * 1.0404, rel=1e-15)
+
+    # a partial withdrawal keeps accruing on what is left
+    out = await h.send(Withdraw, venue="aave_v3", asset="USDT", amount=510.0)
+    assert changes(h.filled(out))[:2] == [
+        ("aave_v3:aToken:aUSDT", -510.0, 0.0),
+        ("wallet:BaseToken:USDT", 510.0, 0.0),
+    ]
+    await h.reserve("USDT", 1.0506, 1.08, 1.0)
+    assert h.of(Settled)[-1].amount == approx(510.0 * (1.0506 / 1.0404 - 1.0))  # 5.0
+
+
+async def test_borrow_cost_grows_debt_with_borrow_index(h: Harness) -> None:
+    await setup(h)
+    await fund(h, "ETH", 10.0)
+    await h.reserve("WETH", 1.0, 1.1, 3_000.0)
+    await h.reserve("USDT", 1.0, 1.2, 1.0)
+    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)
+    borrow = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=20_000.0)
+    assert changes(h.filled(borrow))[:2] == [
+        ("aave_v3:debtToken:debtUSDT", 20_000.0, 0.0),
+        ("wallet:BaseToken:USDT", 20_000.0, 0.0),
+    ]
+    await h.reserve("USDT", 1.0, 1.212, 1.0)
+    (cost,) = h.of(Settled)
+    assert (cost.kind, cost.instrument) == ("borrow_cost", "aave_v3:debtToken:debtUSDT")
+    assert cost.amount == 20_000.0 / 1.2 * 1.212 - 20_000.0
+    assert cost.amount == approx(200.0)
+
+
+async def test_eth_and_weth_are_one_wallet_balance_and_one_reserve(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "WETH", 3.0)  # booked on wallet:BaseToken:ETH
+    await h.reserve("WETH", 1.0, 1.0, 3_000.0)
+    supply = await h.send(Supply, venue="aave_v3", asset="WETH", amount=2.0)
+    assert changes(h.filled(supply))[:2] == [
+        ("wallet:BaseToken:ETH", -2.0, 0.0),
+        ("aave_v3:aToken:aWETH", 2.0, 0.0),
+    ]
+    borrow = await h.send(Borrow, venue="aave_v3", asset="ETH", amount=0.5)
+    assert changes(h.filled(borrow))[:2] == [
+        ("aave_v3:debtToken:debtWETH", 0.5, 0.0),
+        ("wallet:BaseToken:ETH", 0.5, 0.0),
+    ]
+    assert aave.account.supply_balance("ETH") == 2.0 and aave.account.debt_balance("WETH") == 0.5
+
+
+async def test_borrow_and_withdraw_limited_by_ltv(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "ETH", 10.0)
+    await h.reserve("WETH", 1.0, 1.0, 3_000.0)
+    await h.reserve("USDT", 1.0, 1.0, 1.0)
+    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)  # 30,000 USD, LTV 0.80 -> 24,000
+    too_much = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=24_001.0)
+    ok = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=20_000.0)
+    assert h.rejected(too_much).reason == "exceeds_ltv" and not h.rejected(too_much).transient
+    assert h.filled(ok)
+    assert aave.account.ltv() == approx(20_000.0 / 30_000.0)
+    assert aave.account.health_factor() == approx(30_000.0 * 0.85 / 20_000.0)
+
+    # withdrawing 2 ETH leaves 24,000 × 0.8 = 19,200 < 20,000
+    bad = await h.send(Withdraw, venue="aave_v3", asset="ETH", amount=2.0)
+    good = await h.send(Withdraw, venue="aave_v3", asset="ETH", amount=1.0)
+    assert h.rejected(bad).reason == "exceeds_ltv" and h.filled(good)
+
+
+async def test_rejections(h: Harness) -> None:
+    aave = await h.start(SimulatedAave)
+    await h.start(SimulatedWallet)
+    await fund(h, "USDT", 100.0)
+    await h.reserve("USDT", 1.0, 1.0, 1.0)
+    no_gas = await h.send(Supply, venue="aave_v3", asset="USDT", amount=10.0)
+    await h.gas(GWEI)
+    no_reserve = await h.send(Supply, venue="aave_v3", asset="DAI", amount=10.0)
+    short = await h.send(Supply, venue="aave_v3", asset="USDT", amount=100.01)
+    nothing = await h.send(Withdraw, venue="aave_v3", asset="USDT", amount=1.0)
+    no_debt = await h.send(Repay, venue="aave_v3", asset="USDT", amount=1.0)
+    assert [h.rejected(i).reason for i in (no_gas, no_reserve, short, nothing, no_debt)] == [
+        "no_gas_price",
+        "insufficient_balance",
+        "insufficient_balance",
+        "insufficient_balance",
+        "invalid_quantity",
+    ]
+    assert aave.balances() == {}
+
+
+async def test_repay_is_capped_at_the_debt(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "ETH", 10.0)
+    await fund(h, "USDT", 1_000.0)
+    await h.reserve("WETH", 1.0, 1.0, 3_000.0)
+    await h.reserve("USDT", 1.0, 1.0, 1.0)
+    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)
+    await h.send(Borrow, venue="aave_v3", asset="USDT", amount=500.0)
+    await h.reserve("USDT", 1.0, 1.01, 1.0)  # debt 505
+    repay = await h.send(Repay, venue="aave_v3", asset="USDT", amount=10_000.0)
+    assert changes(h.filled(repay))[:2] == [
+        ("wallet:BaseToken:USDT", approx(-505.0), 0.0),
+        ("aave_v3:debtToken:debtUSDT", approx(-505.0), 0.0),
+    ]
+    assert aave.balances() == {"aave_v3:aToken:aWETH": 10.0}
+    assert h.book("aave_v3:") == aave.balances()
+
+
+async def test_liquidation_when_health_factor_below_one(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "ETH", 10.0)
+    await h.reserve("WETH", 1.0, 1.0, 3_000.0)
+    await h.reserve("USDT", 1.0, 1.0, 1.0)
+    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)
+    await h.send(Borrow, venue="aave_v3", asset="USDT", amount=20_000.0)
+
+    await h.advance(HOUR)
+    await h.reserve("WETH", 1.0, 1.0, 2_400.0)  # HF = 24,000 × 0.85 / 20,000 = 1.02
+    await h.advance(HOUR)
+    assert not h.of(Liquidated)
+
+    await h.reserve("WETH", 1.0, 1.0, 2_300.0)  # HF = 0.9775
+    assert aave.account.health_factor() == approx(0.9775)
+    assert not h.of(Liquidated)  # evaluated once the timestamp is complete
+    await h.advance(HOUR)
+    (liquidation,) = h.of(Liquidated)
+    seized = 10_000.0 * 1.05 / 2_300.0
+    assert changes(liquidation) == [
+        ("aave_v3:debtToken:debtUSDT", approx(-10_000.0), 1.0),
+        ("aave_v3:aToken:aWETH", approx(-seized), 2_300.0),
+    ]
+    assert (liquidation.penalty, liquidation.penalty_asset) == (approx(seized - 10_000.0 / 2_300.0), "WETH")
+    assert liquidation.venue == "aave_v3"
+    assert aave.account.health_factor() == approx((10.0 - seized) * 2_300.0 * 0.85 / 10_000.0)
+    assert h.book("aave_v3:") == {
+        "aave_v3:aToken:aWETH": approx(10.0 - seized),
+        "aave_v3:debtToken:debtUSDT": approx(10_000.0),
+    }
+    await h.advance(HOUR)
+    assert len(h.of(Liquidated)) == 1  # healthy again
+
+
+async def test_emode_uses_eth_correlated_parameters_and_lst_oracle_in_eth(h: Harness) -> None:
+    aave = await setup(h, emode=True)
+    await h.send(InvestorDeposit, asset="weETH", amount=10.0)
+    await h.reserve("WETH", 1.0, 1.0, 3_000.0)
+    await h.reserve("weETH", 1.0, 1.0, 0.0)  # price from the oracle below
+    await h.reserve("USDT", 1.0, 1.0, 1.0)
+    await h.send(OraclePrice, venue="aave_v3", asset="weETH", quote="ETH", price=1.05)
+    await h.send(Supply, venue="aave_v3", asset="weETH", amount=10.0)  # 31,500 USD; eMode LTV 0.93
+    assert aave.account.price("weETH") == approx(3_150.0)
+
+    too_much = await h.send(Borrow, venue="aave_v3", asset="WETH", amount=9.8)  # 29,400 > 29,295
+    usdt = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=100.0)
+    ok = await h.send(Borrow, venue="aave_v3", asset="WETH", amount=9.7)
+    assert h.rejected(too_much).reason == "exceeds_ltv"
+    assert h.rejected(usdt).reason == "emode_violation"
+    assert h.filled(ok)
+    assert aave.account.health_factor() == approx(31_500.0 * 0.95 / (9.7 * 3_000.0))
+    assert isinstance(h.answer(ok), InstructionFilled)
+
+
+def test_account_risk_parameters_per_asset() -> None:
+    account = AaveAccount(risk={"USDT": RiskParams(0.0, 0.0, 0.0)}, emode=True)
+    assert account.params("weETH").ltv == 0.93
+    assert account.params("USDT").ltv == 0.0
+    assert account.params("DAI").liquidation_threshold == 0.85
+    assert AaveAccount().params("weETH").liquidation_bonus == 0.05

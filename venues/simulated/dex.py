@@ -1,0 +1,143 @@
+"""Simulated DEX (Uniswap v3): swaps at the latest pool bar close, with the pool fee and slippage.
+
+A pool is a bar series ``md.bar.<bar_venue>.<POOL>`` (``market="dex"``) whose close is the price of the
+pool's base in its quote (``WETHUSDT``: USDT per WETH). ``Swap(sell_asset, buy_asset, amount)`` sells
+``amount`` of ``sell_asset``; the pool fee is taken from the input and the price moves ``slippage_bps``
+against the trader:
+
+* selling base: ``out = amount × (1 − fee) × close × (1 − slippage)``;
+* selling quote: ``out = amount × (1 − fee) / (close × (1 + slippage))``.
+
+A swap whose slippage exceeds its ``max_slippage_bps`` is refused. Booking: ``wallet:BaseToken:<sell>
+−amount``, ``wallet:BaseToken:<buy> +out`` (``price`` = execution price, quote per base), gas; ``fee`` =
+``amount × pool fee`` in the sold asset. ETH and WETH are one wallet balance and both match a WETH pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from basis.bus import subjects
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
+from basis.bus.messages import Bar, Fill, Swap, VenueInstruction
+
+from ..errors import NoPrice, SlippageExceeded, UnknownInstrument, UnsupportedInstruction
+from ..gateway import Execution
+from .cex import BPS
+from .ledger import positive
+from .onchain import GasMeter, OnChainGateway, wallet_asset, wallet_key
+
+DEFAULT_GAS: dict[str, int] = {"swap": 180_000}
+
+
+class DexPools:
+    """Pools and their latest prices. No I/O."""
+
+    def __init__(
+        self, pools: Mapping[str, tuple[str, str]], *, fee: float = 0.003, slippage_bps: float = 0.0
+    ) -> None:
+        self.pools = {symbol: (base, quote) for symbol, (base, quote) in pools.items()}
+        self.fee = fee
+        self.slippage_bps = slippage_bps
+        self.prices: dict[str, float] = {}
+
+    def on_bar(self, bar: Bar) -> None:
+        if bar.symbol in self.pools:
+            self.prices[bar.symbol] = bar.close
+
+    def pool_for(self, sell: str, buy: str) -> tuple[str, bool]:
+        """The pool trading ``sell`` for ``buy`` and whether ``sell`` is its base."""
+        a, b = wallet_asset(sell), wallet_asset(buy)
+        for symbol, (base, quote) in self.pools.items():
+            base_w, quote_w = wallet_asset(base), wallet_asset(quote)
+            if (a, b) == (base_w, quote_w):
+                return symbol, True
+            if (a, b) == (quote_w, base_w):
+                return symbol, False
+        raise UnknownInstrument(f"no pool for {sell}/{buy}")
+
+    def swap(self, sell: str, buy: str, amount: float, max_slippage_bps: float, gas_eth: float) -> Execution:
+        amount = positive(amount, "amount")
+        symbol, selling_base = self.pool_for(sell, buy)
+        if self.slippage_bps > max_slippage_bps:
+            raise SlippageExceeded(f"slippage {self.slippage_bps:g} bps > limit {max_slippage_bps:g} bps")
+        close = self.prices.get(symbol)
+        if close is None:
+            raise NoPrice(f"no price for pool {symbol} yet")
+        slippage = self.slippage_bps * BPS
+        fee = amount * self.fee
+        if selling_base:
+            price = close * (1.0 - slippage)
+            out = (amount - fee) * price
+        else:
+            price = close * (1.0 + slippage)
+            out = (amount - fee) / price
+        changes = (
+            Fill(instrument=wallet_key(sell), delta=-amount, price=price if selling_base else 0.0),
+            Fill(instrument=wallet_key(buy), delta=out, price=0.0 if selling_base else price),
+            GasMeter.change(gas_eth),
+        )
+        return Execution(changes=changes, fee=fee, fee_asset=wallet_asset(sell), gas_eth=gas_eth)
+
+
+class SimulatedDex(OnChainGateway):
+    """Gateway of a simulated DEX: ``cmd.<venue>.swap``.
+
+    ``pools`` maps pool symbols to ``(base, quote)``, e.g. ``{"WETHUSDT": ("WETH", "USDT")}``; prices come
+    from ``md.bar.<bar_venue>.<POOL>`` (``bar_venue`` defaults to the venue).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        ids: IdFactory,
+        *,
+        venue: str = "uniswap",
+        pools: Mapping[str, tuple[str, str]],
+        bar_venue: str = "",
+        pool_fee: float = 0.003,
+        slippage_bps: float = 0.0,
+        gas_units: Mapping[str, int] | None = None,
+        chain: str = "ethereum",
+        gas_price_gwei: float | None = None,
+        check_wallet_balance: bool = True,
+        name: str = "",
+    ) -> None:
+        super().__init__(
+            bus,
+            clock,
+            ids,
+            venue=venue,
+            gas_units={**DEFAULT_GAS, **(gas_units or {})},
+            chain=chain,
+            gas_price_gwei=gas_price_gwei,
+            check_wallet_balance=check_wallet_balance,
+            name=name or f"sim-{venue}",
+        )
+        self.pools = DexPools(pools, fee=pool_fee, slippage_bps=slippage_bps)
+        self.bar_venue = bar_venue or venue
+
+    async def on_start_venue(self) -> None:
+        for symbol in self.pools.pools:
+            subject = subjects.md("bar", self.bar_venue, subjects.bar_instrument(symbol, "dex"))
+            await self.bus.subscribe(subject, self.on_bar, types=(Bar,))
+
+    async def on_bar(self, bar: Bar) -> None:
+        if bar.venue == self.bar_venue:
+            self.pools.on_bar(bar)
+
+    async def execute(self, instruction: VenueInstruction) -> None:
+        if not isinstance(instruction, Swap):
+            raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
+        self.require_wallet(instruction.sell_asset, positive(instruction.amount, "amount"))
+        execution = self.pools.swap(
+            instruction.sell_asset,
+            instruction.buy_asset,
+            instruction.amount,
+            instruction.max_slippage_bps,
+            self.gas_cost("swap"),
+        )
+        await self.fill(instruction, execution)

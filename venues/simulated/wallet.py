@@ -1,0 +1,158 @@
+"""Simulated on-chain wallet (venue ``wallet``, the operator's account reached through the RPC provider).
+
+* ``InvestorDeposit`` (``cmd.fund.deposit``) → ``FlowBooked(kind="deposit", instrument="wallet:BaseToken:<asset>")``
+  with ``request_id`` = the deposit's id.
+* ``Transfer(venue="wallet", source="wallet", destination=<investor>, asset, amount)`` → accepted,
+  ``FlowBooked(kind="withdrawal", ...)`` (``request_id`` = the transfer's correlation id, i.e. the investor
+  withdrawal it serves when the strategy caused it), then a fill whose only change is the gas of the
+  token transfer.
+* ``Transfer(venue="wallet", source="wallet", destination=<cex>, asset, amount)`` → a fill now (``wallet −amount``
+  and gas) and, after that venue's deposit delay (simulated time, released on ``ClockTicked``),
+  ``TransferCompleted`` crediting ``<cex>:BaseToken:<asset>``.
+
+``InvestorWithdrawal`` requests are not the wallet's business: the strategy unwinds positions and then
+sends a ``Transfer`` to the investor. ETH and WETH are one balance (``wallet:BaseToken:ETH``, see
+:mod:`basis.venues.simulated.onchain`). The wallet refuses transfers it cannot fund; its view of its own
+balances comes from the events it publishes and every other event on ``evt.>`` that touches a
+``wallet:*`` key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from basis.bus import instruments as keys
+from basis.bus import subjects
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
+from basis.bus.messages import ClockTicked, Fill, FlowBooked, InvestorDeposit, Transfer, VenueInstruction
+
+from ..errors import UnknownDestination, UnsupportedInstruction
+from ..gateway import Execution
+from .ledger import positive
+from .onchain import WALLET, GasMeter, OnChainGateway, wallet_asset, wallet_key
+from .pending import Arrival, Arrivals, completed, seconds_to_ns
+
+INVESTOR = "investor"
+DEFAULT_GAS: dict[str, int] = {"erc20_transfer": 65_000, "eth_transfer": 21_000}
+
+
+class SimulatedWallet(OnChainGateway):
+    """Gateway of the simulated wallet: investor flows and transfers out to CEX accounts.
+
+    ``deposit_delays_s`` maps each CEX the wallet may send to onto its deposit delay in seconds.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        ids: IdFactory,
+        *,
+        deposit_delays_s: Mapping[str, float] | None = None,
+        gas_units: Mapping[str, int] | None = None,
+        chain: str = "ethereum",
+        gas_price_gwei: float | None = None,
+        check_wallet_balance: bool = True,
+        investor: str = INVESTOR,
+        name: str = "",
+    ) -> None:
+        super().__init__(
+            bus,
+            clock,
+            ids,
+            venue=WALLET,
+            gas_units={**DEFAULT_GAS, **(gas_units or {})},
+            chain=chain,
+            gas_price_gwei=gas_price_gwei,
+            check_wallet_balance=check_wallet_balance,
+            name=name or "sim-wallet",
+        )
+        self.deposit_delays_ns = {venue: seconds_to_ns(s) for venue, s in (deposit_delays_s or {}).items()}
+        self.investor = investor
+        self.arrivals = Arrivals()
+
+    async def on_start_venue(self) -> None:
+        await self.bus.subscribe(
+            subjects.cmd("fund", "deposit"), self.on_investor_deposit, types=(InvestorDeposit,)
+        )
+        await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
+
+    def balances(self) -> dict[str, float]:
+        return self.wallet.snapshot()
+
+    async def on_investor_deposit(self, deposit: InvestorDeposit) -> None:
+        await self.emit(
+            self.make(
+                FlowBooked,
+                cause=deposit,
+                kind="deposit",
+                amount=positive(deposit.amount, "amount"),
+                asset=wallet_asset(deposit.asset),
+                instrument=wallet_key(deposit.asset),
+                request_id=deposit.id,
+            )
+        )
+
+    async def execute(self, instruction: VenueInstruction) -> None:
+        if not isinstance(instruction, Transfer):
+            raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
+        transfer = instruction
+        if transfer.source != WALLET:
+            raise UnknownDestination(f"the wallet cannot send from {transfer.source}")
+        if transfer.destination != self.investor and transfer.destination not in self.deposit_delays_ns:
+            raise UnknownDestination(f"the wallet does not send to {transfer.destination}")
+        amount = positive(transfer.amount, "amount")
+        self.require_wallet(transfer.asset, amount)
+        gas_eth = self.gas_cost("eth_transfer" if wallet_asset(transfer.asset) == "ETH" else "erc20_transfer")
+        if transfer.destination == self.investor:
+            await self.pay_out(transfer, amount, gas_eth)
+        else:
+            await self.send_to_venue(transfer, amount, gas_eth)
+
+    async def pay_out(self, transfer: Transfer, amount: float, gas_eth: float) -> None:
+        await self.accept(transfer)
+        await self.emit(
+            self.make(
+                FlowBooked,
+                cause=transfer,
+                kind="withdrawal",
+                amount=amount,
+                asset=wallet_asset(transfer.asset),
+                instrument=wallet_key(transfer.asset),
+                request_id=transfer.correlation_id or transfer.id,
+            )
+        )
+        await self.filled(transfer, Execution(changes=(GasMeter.change(gas_eth),), gas_eth=gas_eth))
+
+    async def send_to_venue(self, transfer: Transfer, amount: float, gas_eth: float) -> None:
+        destination = transfer.destination
+        delay = self.deposit_delays_ns[destination]
+        arrival = Arrival(
+            due_ns=self.clock.now_ns() + delay,
+            cause=transfer,
+            source=WALLET,
+            destination=destination,
+            asset=transfer.asset,
+            amount=amount,
+            fee=0.0,
+            changes=(Fill(instrument=keys.token(destination, transfer.asset), delta=amount),),
+            departed=amount,
+        )
+        self.arrivals.add(arrival)
+        changes = (
+            Fill(instrument=wallet_key(transfer.asset), delta=-amount),
+            arrival.departure(),
+            GasMeter.change(gas_eth),
+        )
+        await self.fill(transfer, Execution(changes=changes, gas_eth=gas_eth))
+        if delay == 0:
+            await self.release(self.clock.now_ns())
+
+    async def release(self, now_ns: int) -> None:
+        for arrival in self.arrivals.due(now_ns):
+            await self.emit(completed(self, arrival))
+
+    async def on_clock(self, tick: ClockTicked) -> None:
+        await self.release(tick.ts)
