@@ -208,6 +208,11 @@ def _flow(msg: m.FlowBooked) -> str:
     return evt("fund", msg.kind)
 
 
+@_on(m.RunStarted)
+def _run_started(msg: m.RunStarted) -> str:
+    return evt("run", "started")
+
+
 @_on(m.TransferCompleted)
 def _transfer(msg: m.TransferCompleted) -> str:
     return evt("transfers", "completed")
@@ -262,6 +267,7 @@ HIERARCHY: tuple[tuple[str, str], ...] = (
     ("evt.<venue>.liquidated", "Liquidated"),
     ("evt.transfers.completed", "TransferCompleted"),
     ("evt.fund.<deposit|withdrawal>", "FlowBooked"),
+    ("evt.run.started", "RunStarted"),
     *((f"evt.{src}.{kind}", t.__name__) for t, (src, kind) in _MONITOR_EVENTS.items()),
     ("sys.clock", "ClockTicked"),
     ("sys.heartbeat.<component>", "Heartbeat"),

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [FileNotFoundError]
-    for module, name in (
-        ("basis.bus.errors", "BusError"),
-        ("basis.configs", "ConfigError"),
-        ("basis.components.feed", "DataError"),
-        ("basis.backtest.errors", "BacktestError"),
-        ("basis.venues.errors", "VenueError"),
-    ):
-        try:
-            mod = __import__(module, fromlist=[name])
-            types.append(getattr(mod, name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(types)
+import functools
 
 
-class _UserErrorMeta(type):
-    def __instancecheck__(cls, instance: object) -> bool:
-        return isinstance(instance, _user_error_types())
+@functools.cache
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Every error caused by bad input: configs, data files, arguments, messages, venues, the store."""
+    from basis.backtest.errors import BacktestError
+    from basis.bus.errors import BusError
+    from basis.components.feed import DataError
+    from basis.components.pricing import PriceError
+    from basis.configs import ConfigError
+    from basis.venues.errors import VenueError
 
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, _user_error_types())
-
-
-class UserError(Exception, metaclass=_UserErrorMeta):
-    """Matches every error caused by bad input: configs, data files, arguments, messages, venues."""
+    return (FileNotFoundError, BusError, ConfigError, DataError, BacktestError, VenueError, PriceError)
 
 
 def one_line(exc: BaseException) -> str:

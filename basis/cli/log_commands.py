@@ -1,7 +1,72 @@
-"""placeholder"""
+"""``basis log digest|dump|runs``: read the event store."""
+
+from __future__ import annotations
+
+import sys
 
 import click
 
+from basis.bus.store import DEFAULT_STORE_URL
+
+STORE_HELP = f"Event store URL (sqlite:///FILE, postgresql://..., memory://). Default {DEFAULT_STORE_URL}."
+
+
+@click.group()
+def log() -> None:
+    """The event log: every message of every run, in order."""
+
+
+@log.command()
+@click.argument("run_id")
+@click.option("--store", default=DEFAULT_STORE_URL, show_default=False, help=STORE_HELP)
+def digest(run_id: str, store: str) -> None:
+    """Print the sha256 digest of RUN_ID's log (identical for identical runs, on any backend)."""
+    from basis.bus.store import digest as log_digest
+    from basis.bus.store import open_store
+
+    with open_store(store) as events:
+        _require_run(events, run_id, store)
+        click.echo(log_digest(events, run_id))
+
+
+@log.command()
+@click.argument("run_id")
+@click.option("--subject", default=None, help="NATS subject pattern, e.g. 'evt.*.filled' or 'md.>'.")
+@click.option("--store", default=DEFAULT_STORE_URL, help=STORE_HELP)
+def dump(run_id: str, subject: str | None, store: str) -> None:
+    """Print RUN_ID's messages as JSON lines: {"position", "subject", "message"}."""
+    from basis.bus.store import open_store
+    from basis.bus.subjects import validate_pattern
+
+    if subject is not None:
+        validate_pattern(subject)
+    out = sys.stdout.buffer
+    with open_store(store) as events:
+        _require_run(events, run_id, store)
+        for record in events.read(run_id=run_id, subject=subject):
+            out.write(b'{"position":%d,"subject":"%s","message":' % (record.position, record.subject.encode()))
+            out.write(record.data)
+            out.write(b"}\n")
+    out.flush()
+
+
+@log.command()
+@click.option("--store", default=DEFAULT_STORE_URL, help=STORE_HELP)
+def runs(store: str) -> None:
+    """List the runs in the store with their message counts."""
+    from basis.bus.store import open_store
+
+    with open_store(store) as events:
+        for info in events.runs():
+            click.echo("\t".join(str(v) for v in info))
+
+
+def _require_run(events: object, run_id: str, store: str) -> None:
+    from basis.bus.store import UnknownRun
+
+    if events.run_info(run_id) is None:  # type: ignore[attr-defined]
+        raise UnknownRun(f"no run {run_id!r} in {store}")
+
 
 def register(group: click.Group) -> None:
-    return None
+    group.add_command(log)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from .errors import UserError, one_line
+from .errors import one_line, user_errors
 
 
 class _Group(click.Group):
@@ -18,7 +18,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except UserError as exc:
+        except user_errors() as exc:
             click.echo(f"basis: error: {one_line(exc)}", err=True)
             sys.exit(2)
 

@@ -1,7 +1,47 @@
-"""placeholder"""
+"""``basis component run NAME``: one component as its own process on NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
 
 import click
 
 
+@click.group()
+def component() -> None:
+    """Run platform components as separate processes."""
+
+
+@component.command("list")
+def list_components() -> None:
+    """List the components that can run as processes."""
+    from basis.process import COMPONENTS
+
+    for name in sorted(COMPONENTS):
+        click.echo(name)
+    click.echo("recorder")
+
+
+@component.command()
+@click.argument("name")
+@click.option("--nats", "nats_url", envvar="BASIS_NATS_URL", default=None,
+              help="NATS URL (env BASIS_NATS_URL); an embedded nats-server is started when omitted.")
+@click.option("--run-id", default=None, help="Run id stamped on every message (default: random).")
+@click.option("--store", envvar="BASIS_STORE_URL", default=None, help="Event store URL (recorder only).")
+def run(name: str, nats_url: str | None, run_id: str | None, store: str | None) -> None:
+    """Run component NAME until it is told to stop (sys.control.NAME) or gets SIGTERM/SIGINT."""
+    if name == "recorder":
+        from basis.bus.store import DEFAULT_STORE_URL
+        from basis.components.recorder import run_recorder
+
+        if nats_url is None:
+            raise click.UsageError("the recorder needs --nats URL (the server whose streams it records)")
+        raise SystemExit(asyncio.run(run_recorder(nats_url, store or DEFAULT_STORE_URL)))
+    from basis.process import run_component
+
+    raise SystemExit(asyncio.run(run_component(name, nats_url, run_id or uuid.uuid4().hex)))
+
+
 def register(group: click.Group) -> None:
-    return None
+    group.add_command(component)

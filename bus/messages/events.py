@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -84,6 +84,25 @@ class FlowBooked(Message, frozen=True, kw_only=True):
     request_id: str = ""
 
 
+class RunStarted(Message, frozen=True, kw_only=True):
+    """The first event of a run: what it runs and how it values balances, so the log alone rebuilds it.
+
+    ``price_references`` maps an asset to its reference series ``[venue, symbol, market]``;
+    ``perp_marks`` maps a perp key to the series it is marked to; ``config`` is the run's configuration
+    with secrets masked.
+    """
+
+    run_id: str
+    mode: str
+    share_class: str
+    environment: str
+    start: int
+    end: int
+    price_references: dict[str, tuple[str, ...]]
+    perp_marks: dict[str, tuple[str, ...]]
+    config: dict[str, Any] = {}
+
+
 class PositionSnapshot(Message, frozen=True, kw_only=True):
     """Every open position by canonical instrument key (``venue:position_type:symbol``)."""
 
@@ -157,6 +176,7 @@ Event = (
     | TransferCompleted
     | Liquidated
     | FlowBooked
+    | RunStarted
     | PositionSnapshot
     | ExposureSnapshot
     | RiskAssessment

@@ -1,0 +1,31 @@
+"""What a backtest is asked to do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRequest:
+    mode: str
+    environment: str = "all-simulation"
+    data: Sequence[Path] = ()
+    """Extra data roots after the bundled one; a later root extends an earlier one in time."""
+    start: int | None = None
+    """Window start, ns UTC (default: the span where all the mode's series exist)."""
+    end: int | None = None
+    capital: float | None = None
+    """Initial capital in the share class (default: the mode's ``initial_capital``)."""
+    flows: Path | None = None
+    out: Path = Path("out")
+    store: str | None = None
+    """Event store URL (default: ``sqlite:///<out>/events.sqlite``)."""
+    run_id: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    config_root: Path | None = None
+    progress: Callable[[float], None] | None = None
+    """Called with the fraction of the window replayed so far."""
+    report: bool = True

@@ -1,0 +1,81 @@
+"""``summary.json`` (a contract outside tools read) and ``report.html``.
+
+summary.json keys: ``mode``, ``share_class``, ``run_id``, ``start``, ``end``, ``initial_equity``,
+``final_equity``, ``net_flows`` (investor flows after the initial capital), ``pnl``, ``apy``,
+``max_drawdown``, ``sharpe``, ``attribution`` (funding, lending_interest, borrow_cost, staking, price,
+trading_fees, gas, rewards, liquidation; all in the share class), ``attribution_remainder`` (equity
+change minus flows minus the attribution: float rounding only), ``events``, ``log_digest``,
+``wall_seconds``, ``window`` (the default window and why), ``proxies``, ``gap_rules``, ``instructions``,
+``store``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from basis.components.feed import iso
+
+from .report import render
+
+if TYPE_CHECKING:
+    from .run import Backtest, Collector
+
+ATTRIBUTION_KEYS = ("funding", "lending_interest", "borrow_cost", "staking", "price", "trading_fees", "gas",
+                    "rewards", "liquidation")
+
+
+def build_summary(backtest: Backtest, collector: Collector, counts: dict[str, int], events: int,
+                  log_digest: str, wall_seconds: float, store_url: str) -> dict[str, Any]:
+    from .gaps import held_gaps
+
+    pnl = collector.last_pnl
+    if pnl is None:
+        raise RuntimeError("the run produced no PnL snapshot")
+    initial = backtest.capital
+    net_flows = pnl.net_flows - initial
+    attribution = {k: pnl.attribution.get(k, 0.0) for k in ATTRIBUTION_KEYS}
+    extra = {k: v for k, v in pnl.attribution.items() if k not in attribution}
+    attribution.update(extra)
+    final = pnl.equity
+    metrics = collector.metrics
+    lo, hi = backtest.default_window
+    return {
+        "mode": backtest.config.mode.name,
+        "share_class": backtest.config.share_class.name,
+        "run_id": backtest.run_id,
+        "start": iso(backtest.window[0]),
+        "end": iso(backtest.window[1]),
+        "initial_equity": initial,
+        "final_equity": final,
+        "net_flows": net_flows,
+        "pnl": final - initial - net_flows,
+        "apy": metrics.apy,
+        "max_drawdown": metrics.max_drawdown,
+        "sharpe": metrics.sharpe,
+        "attribution": attribution,
+        "attribution_remainder": (final - initial - net_flows) - sum(attribution[k] for k in sorted(attribution)),
+        "events": events,
+        "market_data_events": sum(v for k, v in counts.items() if k not in ("clock", "timestamps", "flow",
+                                                                             "flows_outside_window")),
+        "log_digest": log_digest,
+        "wall_seconds": round(wall_seconds, 3),
+        "window": {
+            "default_start": iso(lo),
+            "default_end": iso(hi),
+            "rule": "the span where every series the mode needs exists",
+            "series": [c.to_dict() | {"gaps": len(c.gaps)} for c in backtest.coverage],
+        },
+        "proxies": [p.to_dict() for p in backtest.wiring.proxies],
+        "gap_rules": [g.to_dict() for g in backtest.gap_fills] + held_gaps(backtest.coverage, backtest.window),
+        "instructions": {"total": collector.instructions_total, "rejected": collector.rejected_total},
+        "store": store_url,
+    }
+
+
+def write_outputs(out: Path, summary: dict[str, Any], collector: Collector, *, report: bool) -> None:
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if report:
+        page = render(summary, collector.metrics.samples, collector.instructions, collector.instructions_total)
+        (out / "report.html").write_text(page, encoding="utf-8")

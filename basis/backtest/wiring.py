@@ -1,0 +1,189 @@
+"""From a run's configuration to what a backtest runs: the series to replay, the price references,
+and the simulated venues. The venues a mode needs come from the mode's flags and allocations
+(``ModeConfig.required_venues``); this module only maps each one onto its simulated gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
+from basis.bus.instruments import perp as perp_key
+from basis.components.base import Component
+from basis.components.feed import Catalogue, SeriesSpec
+from basis.components.pricing import DEFAULT_REFERENCES, Reference
+from basis.configs import RunConfig
+from basis.configs.run import ResolvedVenue, SeriesSource
+
+from .errors import BacktestError
+
+VenueFactory = Callable[[Bus, Clock, IdFactory], Component]
+
+REFERENCE_SERIES: dict[str, tuple[str, str]] = {
+    "BTC": ("binance", "cex/binance/BTCUSDT_spot_1h.csv.gz"),
+    "ETH": ("bybit", "cex/bybit/ETHUSDT_spot_1h.csv.gz"),
+}
+"""The file behind each asset's reference price (``components.pricing.DEFAULT_REFERENCES``)."""
+
+
+@dataclass(slots=True)
+class Proxy:
+    venue: str
+    series: str
+    marks_to: str
+    path: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"venue": self.venue, "series": self.series, "marks_to": self.marks_to, "file": self.path}
+
+
+@dataclass(slots=True)
+class Wiring:
+    series: list[SeriesSpec] = field(default_factory=list)
+    references: dict[str, Reference] = field(default_factory=dict)
+    perp_marks: dict[str, Reference] = field(default_factory=dict)
+    proxies: list[Proxy] = field(default_factory=list)
+    venues: list[VenueFactory] = field(default_factory=list)
+
+    def add_series(self, catalogue: Catalogue, path: str) -> None:
+        spec = catalogue.for_path(path)
+        if spec not in self.series:
+            self.series.append(spec)
+
+
+def _market_of(series_name: str) -> tuple[str, str]:
+    """``BTCUSDT_perp`` -> (``BTCUSDT``, ``perp``)."""
+    symbol, _, kind = series_name.rpartition("_")
+    return symbol, kind
+
+
+def _source(venue: ResolvedVenue, name: str) -> SeriesSource:
+    try:
+        return venue.series[name]
+    except KeyError:
+        raise BacktestError(
+            f"configs/venues/{venue.name}.yaml: environments.simulation.series: no series {name!r} "
+            f"(nor a proxy for it), which this mode needs"
+        ) from None
+
+
+def _note_proxy(wiring: Wiring, venue: str, name: str, source: SeriesSource) -> None:
+    if source.venue != venue:
+        wiring.proxies.append(Proxy(venue, name, f"{source.venue}:{source.series}", source.path))
+
+
+def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
+    """Everything a simulated run of ``run`` needs, resolved against ``catalogue``."""
+    mode = run.mode
+    wiring = Wiring()
+    symbol = f"{mode.asset}USDT"
+    assets = {mode.asset, run.share_class.name, "ETH"}  # ETH always: gas is paid in ETH
+    for asset in sorted(assets):
+        if asset in REFERENCE_SERIES:
+            wiring.references[asset] = DEFAULT_REFERENCES[asset]
+            wiring.add_series(catalogue, REFERENCE_SERIES[asset][1])
+
+    spot_venue = mode.venues.spot if mode.basis_trade_enabled else None
+    hedges = {v: a for v, a in mode.hedge_allocation.items() if a > 0} if mode.basis_trade_enabled else {}
+    for name, venue in run.venues.items():
+        if not venue.is_simulated:
+            raise BacktestError(f"a backtest simulates every venue; {name} is configured for {venue.environment}")
+        kind = venue.kind
+        if kind == "cex":
+            _wire_cex(wiring, catalogue, run, venue, symbol, spot=name == spot_venue, perp=name in hedges)
+        elif kind == "lending":
+            _wire_aave(wiring, catalogue, venue, mode.asset)
+        elif kind == "rpc":
+            _wire_wallet(wiring, catalogue, run, venue)
+        else:
+            raise BacktestError(f"the backtest does not simulate {name} ({kind}) yet")
+    return wiring
+
+
+def _wire_cex(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: ResolvedVenue, symbol: str,
+              *, spot: bool, perp: bool) -> None:
+    from basis.venues.simulated import SimulatedCex
+
+    instruments: list[str] = []
+    marks: dict[str, tuple[str, str, str]] = {}
+    for market, wanted in (("spot", spot), ("perp", perp)):
+        if not wanted:
+            continue
+        name = f"{symbol}_{market}"
+        source = _source(venue, name)
+        wiring.add_series(catalogue, source.path)
+        _note_proxy(wiring, venue.name, name, source)
+        token = symbol if market == "spot" else f"{symbol}-PERP"
+        instruments.append(token)
+        src_symbol, src_market = _market_of(source.series)
+        marks[token] = (source.venue, src_symbol, src_market)
+        if market == "perp":
+            wiring.perp_marks[perp_key(venue.name, symbol)] = (source.venue, src_symbol, src_market)
+    if perp:
+        funding = _source(venue, f"{symbol}_funding")
+        if funding.venue != venue.name:
+            raise BacktestError(f"{venue.name} has no funding series of its own for {symbol}")
+        wiring.add_series(catalogue, funding.path)
+    config: Any = venue.config
+    others = [v for v in run.venues if v != venue.name]
+    wiring.venues.append(
+        lambda bus, clock, ids, _c=config, _v=venue.name, _i=tuple(instruments), _m=dict(marks), _o=others: (
+            SimulatedCex(
+                bus, clock, ids,
+                venue=_v,
+                instruments=_i,
+                marks=_m,
+                spot_taker_fee=_c.fees.spot.taker,
+                perp_taker_fee=_c.fees.perp.taker,
+                slippage_bps=run.mode.slippage_bps,
+                initial_margin=_c.margin.initial,
+                maintenance_margin=_c.margin.maintenance,
+                withdrawal_delay_s=_c.transfers.withdrawal_delay_seconds,
+                withdrawal_fees=dict(_c.transfers.withdrawal_fee),
+                destinations=("wallet", *(o for o in _o if o not in ("aave_v3", "alchemy"))),
+            )
+        )
+    )
+
+
+def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset: str) -> None:
+    from basis.venues.simulated import SimulatedAave
+    from basis.venues.simulated.aave import RiskParams
+
+    reserve = "WETH" if asset == "ETH" else asset
+    wiring.add_series(catalogue, _source(venue, f"{reserve}_reserve").path)
+    config: Any = venue.config
+    risk = config.risk_params
+    wiring.venues.append(
+        lambda bus, clock, ids, _g=dict(config.gas): SimulatedAave(
+            bus, clock, ids,
+            gas_units=_g,
+            standard=RiskParams(risk.standard.ltv, risk.standard.liquidation_threshold,
+                                risk.standard.liquidation_bonus),
+            emode_risk=RiskParams(risk.emode.ltv, risk.emode.liquidation_threshold, risk.emode.liquidation_bonus),
+            close_factor=risk.close_factor,
+        )
+    )
+
+
+def _wire_wallet(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: ResolvedVenue) -> None:
+    from basis.venues.simulated import SimulatedWallet
+
+    wiring.add_series(catalogue, _source(venue, "ETH_gas").path)
+    delays: dict[str, float] = {}
+    for name, other in run.venues.items():
+        if other.kind == "cex":
+            delays[name] = float(other.config.transfers.deposit_delay_seconds)
+    config: Any = venue.config
+    gas = dict(config.gas)
+    if "transfer" in gas:
+        gas["eth_transfer"] = gas.pop("transfer")
+    wiring.venues.append(
+        lambda bus, clock, ids, _d=dict(delays), _g=gas: SimulatedWallet(
+            bus, clock, ids, deposit_delays_s=_d, gas_units=_g
+        )
+    )

@@ -1,0 +1,160 @@
+"""Durable, at-least-once reading of a JetStream stream (the recorder's input).
+
+::
+
+    consumer = await transport.durable_consumer("BASIS_EVT", "recorder")
+    async for batch in consumer.batches(size=500):
+        store.append([(m.sequence, m.subject, m.data, m.headers) for m in batch])   # commit first
+        await consumer.ack(batch)                                                  # then ack
+
+A message fetched but not acked within the consumer's ``ack_wait`` (for instance because the process
+died before committing) is delivered again, with ``delivered`` > 1; ``sequence`` (the stream
+sequence) lets the caller skip what it already committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ..errors import TransportError
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message read from a stream: its stream sequence, subject, payload and headers."""
+
+    stream: str
+    sequence: int
+    subject: str
+    data: bytes
+    headers: Mapping[str, str]
+    delivered: int = 1
+    _msg: Msg | None = field(default=None, repr=False, compare=False)
+
+
+class DurableConsumer:
+    """A durable pull consumer with explicit acks. Build it with ``NatsTransport.durable_consumer``."""
+
+    def __init__(
+        self, js: JetStreamContext, sub: JetStreamContext.PullSubscription, stream: str, name: str
+    ) -> None:
+        self._js = js
+        self._sub = sub
+        self.stream = stream
+        self.name = name
+        self._closed = False
+
+    async def fetch(self, size: int = 256, *, timeout: float = 1.0) -> list[StoredMessage]:
+        """Up to ``size`` messages, waiting at most ``timeout`` seconds; [] when none arrived."""
+        try:
+            msgs = await self._sub.fetch(size, timeout=timeout)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except nats.errors.Error as exc:
+            raise TransportError(f"fetch from {self.stream}/{self.name} failed: {exc!r}") from exc
+        out: list[StoredMessage] = []
+        for msg in msgs:
+            meta = msg.metadata
+            out.append(
+                StoredMessage(
+                    stream=meta.stream,
+                    sequence=meta.sequence.stream,
+                    subject=msg.subject,
+                    data=msg.data,
+                    headers=msg.headers or _NO_HEADERS,
+                    delivered=meta.num_delivered,
+                    _msg=msg,
+                )
+            )
+        return out
+
+    async def batches(self, size: int = 256, *, timeout: float = 1.0) -> AsyncIterator[list[StoredMessage]]:
+        """Non-empty batches, forever (until :meth:`close`); ack each one after committing it."""
+        while not self._closed:
+            batch = await self.fetch(size, timeout=timeout)
+            if batch:
+                yield batch
+
+    async def ack(self, messages: Iterable[StoredMessage]) -> None:
+        """Acknowledge ``messages``; returns once the server has received the acks."""
+        try:
+            for message in messages:
+                if message._msg is not None and not message._msg.is_acked:
+                    await message._msg.ack()
+            await self._js._nc.flush()
+        except nats.errors.Error as exc:
+            raise TransportError(f"ack on {self.stream}/{self.name} failed: {exc!r}") from exc
+
+    async def nak(self, messages: Iterable[StoredMessage], *, delay: float | None = None) -> None:
+        """Ask for ``messages`` to be delivered again (after ``delay`` seconds)."""
+        try:
+            for message in messages:
+                if message._msg is not None and not message._msg.is_acked:
+                    await message._msg.nak(delay=delay)
+            await self._js._nc.flush()
+        except nats.errors.Error as exc:
+            raise TransportError(f"nak on {self.stream}/{self.name} failed: {exc!r}") from exc
+
+    async def pending(self) -> int:
+        """Messages in the stream this consumer has not been delivered yet."""
+        try:
+            info = await self._sub.consumer_info()
+        except nats.errors.Error as exc:
+            raise TransportError(f"consumer info for {self.stream}/{self.name} failed: {exc!r}") from exc
+        return int(info.num_pending or 0)
+
+    async def close(self) -> None:
+        """Stop fetching; the consumer (and its position) stays on the server."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._sub.unsubscribe()
+        except (nats.errors.Error, ValueError):
+            pass
+
+
+async def open_durable_consumer(
+    js: JetStreamContext,
+    stream: str,
+    durable: str,
+    *,
+    filter_subject: str | None = None,
+    ack_wait: float = 30.0,
+    max_ack_pending: int = 20_000,
+    start_sequence: int | None = None,
+    recreate: bool = False,
+) -> DurableConsumer:
+    """Bind to the durable consumer ``durable`` on ``stream``, creating it if it does not exist.
+
+    A new consumer starts at the beginning of the stream, or at ``start_sequence`` when given. An
+    existing one keeps its configuration and position unless ``recreate`` deletes it first.
+    """
+    config = ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL if start_sequence is None else DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=start_sequence,
+        ack_wait=ack_wait,
+        max_ack_pending=max_ack_pending,
+        filter_subject=filter_subject,
+    )
+    try:
+        if recreate:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_consumer(stream, durable)
+        sub = await js.pull_subscribe(filter_subject or "", durable=durable, stream=stream, config=config)
+    except nats.errors.Error as exc:
+        raise TransportError(f"cannot open consumer {durable} on {stream}: {exc!r}") from exc
+    return DurableConsumer(js, sub, stream, durable)
