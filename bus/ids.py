@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Protocol
 
 
@@ -14,16 +14,18 @@ class RandomIds:
     """128-bit random ids (hex)."""
 
     def next_id(self) -> str:
-        return uuid.uuid4().hex
+        return os.urandom(16).hex()
 
 
 class SequentialIds:
-    """``<run>.<component>.<n>``: unique within a run, identical across identical runs."""
+    """``[<run>.]<component>.<n>``: unique within a run, identical across identical runs.
+
+    Leave ``run_id`` empty where the ids must not depend on it (a backtest's log digest)."""
 
     __slots__ = ("_prefix", "_n")
 
     def __init__(self, run_id: str, component: str) -> None:
-        self._prefix = f"{run_id}.{component}."
+        self._prefix = f"{run_id}.{component}." if run_id else f"{component}."
         self._n = 0
 
     def next_id(self) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import singledispatch
 
 from . import messages as m
 from .errors import SubjectError
@@ -45,10 +44,17 @@ STREAMS: tuple[Stream, ...] = (
 )
 
 
+_CHECKED: set[str] = set()
+
+
 def token(value: str) -> str:
-    """Check one subject token: no dots, spaces or wildcards."""
+    """Check one subject token: no dots, spaces or wildcards (checked once per distinct value)."""
+    if value in _CHECKED:
+        return value
     if not _TOKEN.match(value):
         raise SubjectError(f"invalid subject token {value!r}: use letters, digits, '_', '-' or ':'")
+    if len(_CHECKED) < 100_000:
+        _CHECKED.add(value)
     return value
 
 
@@ -97,15 +103,22 @@ def stream_of(subject: str) -> Stream | None:
 # --- which subject each message is published on -------------------------------------------------
 
 
-@singledispatch
+_SUBJECT_OF: dict[type, Callable[..., str]] = {}
+
+
 def subject_of(message: m.Message) -> str:
-    raise SubjectError(f"no subject defined for {type(message).__name__}")
+    """The subject ``message`` is published on."""
+    try:
+        fn = _SUBJECT_OF[type(message)]
+    except KeyError:
+        raise SubjectError(f"no subject defined for {type(message).__name__}") from None
+    return fn(message)
 
 
 def _on(*types: type[m.Message]) -> Callable[[Callable[..., str]], Callable[..., str]]:
     def register(fn: Callable[..., str]) -> Callable[..., str]:
         for t in types:
-            subject_of.register(t)(fn)
+            _SUBJECT_OF[t] = fn
         return fn
 
     return register

@@ -51,6 +51,9 @@ from .strategies import build_router, build_strategy
 from .wiring import Wiring, wire
 
 DURABLE = ("md.>", "cmd.>", "evt.>", "dlq.>")
+WARMUP_NS = 2 * 86_400 * 1_000_000_000
+"""Market data replayed before the window opens, so every series has a value when capital arrives (daily
+AAVE snapshots, two-hourly gas samples). Nothing trades before the initial deposit at the window start."""
 INSTRUCTIONS_SHOWN = 2000
 
 
@@ -59,6 +62,8 @@ class Collector:
     """Follows the run for the summary and the report (bounded memory)."""
 
     share_class: str
+    opens: int
+    """The window start: snapshots of the warm-up before it are not part of the run's figures."""
     metrics: RunMetrics = field(default_factory=RunMetrics)
     risk: dict[str, float] = field(default_factory=dict)
     last_pnl: PnlSnapshot | None = None
@@ -68,6 +73,8 @@ class Collector:
     dead_letters: list[str] = field(default_factory=list)
 
     async def on_pnl(self, message: PnlSnapshot) -> None:
+        if message.ts < self.opens:
+            return
         self.last_pnl = message
         self.metrics.observe(message.ts, message.equity, message.net_flows, dict(message.attribution), dict(self.risk))
 
@@ -184,7 +191,8 @@ class Backtest:
         config = self.config
         share = config.share_class.name
         transport = InProcessTransport()
-        clock = SimClock(self.window[0])
+        warmup_start = self.window[0] - WARMUP_NS
+        clock = SimClock(warmup_start)
 
         def bus(name: str) -> Bus:
             return Bus(transport, component=name)
@@ -198,7 +206,7 @@ class Backtest:
         for pattern in DURABLE:
             await transport.subscribe(pattern, record)
 
-        collector = Collector(share)
+        collector = Collector(share, opens=self.window[0])
         feed_name = "market-data"
 
         async def on_dead_letter(envelope: Envelope) -> None:
@@ -233,9 +241,9 @@ class Backtest:
         progress = self.request.progress
         feed = MarketDataFeed(
             bus(feed_name), clock, ids(feed_name),
-            series=self.wiring.series, roots=self.roots, start=self.window[0], end=self.window[1],
+            series=self.wiring.series, roots=self.roots, start=warmup_start, end=self.window[1],
             flows=self.flows, streams=[g.stream(ids("gap-fill")) for g in self.gap_fills],
-            progress=(lambda ts: progress((ts - self.window[0]) / span)) if progress else None,
+            progress=(lambda ts: progress(max(0.0, (ts - self.window[0]) / span))) if progress else None,
         )
         for component in components:
             await component.start()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
@@ -41,6 +42,10 @@ from ..subjects import tokens_match, validate_pattern
 from .errors import AlreadyRecorded, StoreConflict
 from .port import Entry, Record, RunInfo, StoredRecord
 from .rows import EventRows, NewRun, OriginatorKey, run_uuid
+
+
+_first = itemgetter(0)
+_second = itemgetter(1)
 
 
 class LogRecorder(Protocol):
@@ -157,9 +162,9 @@ class LogStore:
         if not isinstance(records, (list, tuple)):
             records = list(records)
         n = len(records)
-        topics: Sequence[str]
-        states: Sequence[bytes]
-        topics, states = zip(*records, strict=True) if n else ((), ())  # type: ignore[assignment]
+        # columns without a Python object per record (no garbage-collector work on the hot path)
+        topics: list[str] = list(map(_first, records))
+        states: list[bytes] = list(map(_second, records))
         with self._lock:
             self._check_open()
             key = self._key(run_id)

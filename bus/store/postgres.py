@@ -14,7 +14,7 @@ new maximum in the same transaction so the library's own recorder can share the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -30,13 +30,32 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg import Connection
+from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.types.string import BytesBinaryDumper
 
 from ..errors import StoreError
 from .log import LogStore, create_tables
 from .rows import EventRows, NewRun, OriginatorKey
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class CopyPostgresDatastore(PostgresDatastore):
+    """The library's datastore; its connections dump ``bytes`` with psycopg's C binary dumper for ``bytea``.
+
+    (psycopg maps the ``bytea`` type to a pure-Python dumper that also accepts ``psycopg.Binary``; the
+    COPY below only ever sends ``bytes``, and the C dumper more than halves its client-side cost.)
+    """
+
+    def after_connect_func(self) -> Callable[[Connection[Any]], None]:
+        configure = super().after_connect_func()
+
+        def after_connect(conn: Connection[Any]) -> None:
+            configure(conn)
+            conn.adapters.register_dumper(bytes, BytesBinaryDumper)
+
+        return after_connect
 
 
 class CopyPostgresLogRecorder(PostgresProcessRecorder):
@@ -69,14 +88,18 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
             "COPY {schema}.{events} (originator_id, originator_version, topic, state, notification_id) "
             "FROM STDIN (FORMAT BINARY)"
         ).format(schema=schema, events=events)
-        self.copy_types = [id_type, "int8", "text", "bytea", "int8"]
-        self.select_last_id_statement: Composed = SQL(
+        # a uuid travels as its 16 bytes (what the server's binary uuid input reads), through the bytes dumper
+        self.copy_types = ["bytea" if id_type == "uuid" else "text", "int8", "text", "bytea", "int8"]
+        # one round trip each: the library's lock statements then the last id; the sequence and NOTIFY
+        self.lock_and_select_last_id_statement: Composed = SQL(
+            "SET LOCAL lock_timeout = '{timeout}s'; "
+            "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
             "SELECT COALESCE(MAX(notification_id), 0) AS last FROM {schema}.{events}"
-        ).format(schema=schema, events=events)
-        self.set_sequence_statement: Composed = SQL(
-            "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)"
-        )
+        ).format(timeout=self.datastore.lock_timeout, schema=schema, events=events)
         self.qualified_events_table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        self.set_sequence_and_notify_statement = SQL(
+            "SELECT setval(pg_get_serial_sequence({table}, 'notification_id'), {last}); NOTIFY {channel}"
+        )
         self.insert_run_statement: Composed = SQL(
             "INSERT INTO {schema}.{runs} (run_id, originator_id, first_position) VALUES (%s, %s, %s)"
         ).format(schema=schema, runs=runs)
@@ -101,22 +124,40 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
             if n == 0:
                 return []
             rows = EventRows.of(stored_events)
-            self._lock_table(curs)
-            curs.execute(self.select_last_id_statement, prepare=True)
+            curs.execute(self.lock_and_select_last_id_statement)
+            while curs.nextset():
+                pass
             fetched = curs.fetchone()
             assert fetched is not None
             last: int = fetched["last"]
             positions = range(last + 1, last + n + 1)
+            originator_ids, versions, topics, states = rows.columns()
             with curs.copy(self.copy_events_statement) as copy:
                 copy.set_types(self.copy_types)
                 write_row = copy.write_row
-                for row in zip(*rows.columns(), positions, strict=True):
+                for row in zip(self._copy_ids(originator_ids), versions, topics, states, positions, strict=True):
                     write_row(row)
-            curs.execute(self.set_sequence_statement, (self.qualified_events_table, last + n), prepare=True)
             if runs:
                 curs.executemany(self.insert_run_statement, [(r.run_id, r.key, last + 1 + r.index) for r in runs])
-            self._notify_channel(curs)
+            curs.execute(
+                self.set_sequence_and_notify_statement.format(
+                    table=Literal(self.qualified_events_table),
+                    last=Literal(last + n),
+                    channel=Identifier(self.channel_name),
+                )
+            )
         return list(positions)
+
+    def _copy_ids(self, originator_ids: Sequence[OriginatorKey]) -> Sequence[bytes | str]:
+        """Originator ids as the COPY sends them: 16 bytes per UUID (text ids as they are)."""
+        if self.datastore.originator_id_type != "uuid":
+            return [str(i) for i in originator_ids]
+        # distinct objects, found by identity (UUID hashing is Python code, too slow per row)
+        distinct = dict(zip(map(id, originator_ids), originator_ids))
+        as_bytes = {key: (i if isinstance(i, UUID) else UUID(i)).bytes for key, i in distinct.items()}
+        if len(as_bytes) == 1:
+            return [next(iter(as_bytes.values()))] * len(originator_ids)
+        return list(map(as_bytes.__getitem__, map(id, originator_ids)))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_runs(self) -> Sequence[tuple[str, OriginatorKey, int]]:
@@ -209,8 +250,8 @@ class PostgresLocation:
             connect_timeout=float(query.get("connect_timeout", d.connect_timeout)),
         )
 
-    def datastore(self) -> PostgresDatastore:
-        return PostgresDatastore(
+    def datastore(self) -> CopyPostgresDatastore:
+        return CopyPostgresDatastore(
             dbname=self.dbname,
             host=self.host,
             port=self.port,
@@ -252,4 +293,4 @@ def open_postgres(url: str = DEFAULT_URL) -> LogStore:
     return LogStore(recorder, location.redacted())
 
 
-__all__ = ["DEFAULT_URL", "CopyPostgresLogRecorder", "PostgresLocation", "open_postgres"]
+__all__ = ["DEFAULT_URL", "CopyPostgresDatastore", "CopyPostgresLogRecorder", "PostgresLocation", "open_postgres"]
