@@ -1,0 +1,194 @@
+"""Exposure monitor: each position's value in USDT and in the share class, and its underlying delta.
+
+:class:`Exposures` is pure state (no I/O; the projections reuse it). :class:`ExposureMonitor` publishes
+an :class:`ExposureSnapshot` after every :class:`PositionSnapshot`, and on a :class:`ClockTicked` when a
+unit value it uses changed (or the positions changed since its last valuation).
+
+Delta is the exposure to the underlying asset, in units of that asset:
+
+- ``BaseToken`` BTC / ETH / WETH: +quantity of BTC / ETH (WETH counts as ETH);
+- liquid staking tokens (weETH, wstETH): quantity × LST rate, in ETH;
+- ``Perp``: the signed contracts of the base asset; ``PerpNotional`` and USDT: 0 (the numéraire);
+- ``aToken`` / ``debtToken``: ± the underlying's delta (an LST underlying counts at its rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from basis.bus import subjects
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
+from basis.bus.instruments import parse
+from basis.bus.messages import (
+    Bar,
+    ClockTicked,
+    Exposure,
+    ExposureSnapshot,
+    LstRate,
+    Message,
+    OraclePrice,
+    PositionSnapshot,
+    ReserveState,
+)
+
+from .base import Component
+from .pricing import NUMERAIRES, PriceBook, book_value, ordered_sum, perp_base, share_units, underlying_of
+
+PRICE_MESSAGES: tuple[type[Message], ...] = (Bar, OraclePrice, LstRate, ReserveState)
+
+
+def delta_of(key: str, quantity: float, prices: PriceBook) -> tuple[str, float]:
+    """``(asset, delta)``: the underlying asset of ``key`` and the exposure to it, in asset units."""
+    _, position_type, symbol = parse(key)
+    if position_type == "PerpNotional":
+        return "USDT", 0.0
+    if position_type == "Perp":
+        base = perp_base(symbol)
+        return prices.aliases.get(base, base), quantity
+    asset = underlying_of(position_type, symbol)
+    sign = -1.0 if position_type == "debtToken" else 1.0
+    if asset in NUMERAIRES:
+        return asset, 0.0
+    if prices.is_lst(asset):
+        return "ETH", sign * quantity * prices.lst_rate(asset, key)
+    return prices.aliases.get(asset, asset), sign * quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """One valuation of a book: what an :class:`ExposureSnapshot` carries, plus the unit values used."""
+
+    share_class: str
+    exposures: dict[str, Exposure]
+    net_delta: dict[str, float]
+    total_usd: float
+    total_share: float
+    units_usd: dict[str, float]
+    units_share: dict[str, float]
+
+    def snapshot_fields(self) -> dict[str, object]:
+        return {
+            "share_class": self.share_class,
+            "exposures": self.exposures,
+            "net_delta": self.net_delta,
+            "total_usd": self.total_usd,
+            "total_share": self.total_share,
+        }
+
+
+def value_book(positions: Mapping[str, float], prices: PriceBook, share_class: str) -> Valuation:
+    """Value ``positions`` at the book's current prices; raises a PriceError when a price is unusable."""
+    keys = sorted(positions)
+    units_usd = share_units(prices, keys, "USDT")
+    if share_class in NUMERAIRES:
+        units_share = units_usd
+    else:  # the same division as share_units(prices, keys, share_class), without a second lookup
+        share = prices.share_price(share_class)
+        units_share = {k: u / share for k, u in units_usd.items()}
+    exposures: dict[str, Exposure] = {}
+    net: dict[str, float] = {}
+    for k in keys:
+        q = positions[k]
+        asset, delta = delta_of(k, q, prices)
+        exposures[k] = Exposure(
+            quantity=q, asset=asset, value_usd=q * units_usd[k], value_share=q * units_share[k], delta=delta
+        )
+        if asset not in NUMERAIRES:
+            net[asset] = net.get(asset, 0.0) + delta
+    return Valuation(
+        share_class=share_class,
+        exposures=exposures,
+        net_delta=dict(sorted(net.items())),
+        total_usd=ordered_sum(e.value_usd for e in exposures.values()),
+        total_share=book_value(positions, units_share),
+        units_usd=units_usd,
+        units_share=units_share,
+    )
+
+
+class Exposures:
+    """The latest positions and their valuation; decides when a clock tick needs a revaluation."""
+
+    __slots__ = ("_dirty", "_valued_version", "last", "positions", "prices", "share_class")
+
+    def __init__(self, prices: PriceBook | None = None, share_class: str = "USDT") -> None:
+        self.prices = prices if prices is not None else PriceBook()
+        self.share_class = share_class
+        self.positions: dict[str, float] = {}
+        self.last: Valuation | None = None
+        self._valued_version = -1
+        self._dirty = False
+
+    def on_market_data(self, message: Message) -> bool:
+        return self.prices.apply(message)
+
+    def on_positions(self, positions: Mapping[str, float]) -> Valuation:
+        """New positions: always revalued (raises a PriceError when a price is unusable)."""
+        self.positions = dict(sorted(positions.items()))
+        self._dirty = True
+        return self._value()
+
+    def on_clock(self, ts: int) -> Valuation | None:
+        """The clock ticked: a new valuation when positions changed since the last valuation or a unit
+        value in use moved; None otherwise (no price is even looked up when no series changed)."""
+        self.prices.advance(ts)
+        dirty = self._dirty
+        if not dirty and (not self.positions or self.prices.version == self._valued_version):
+            return None
+        previous = self.last
+        valuation = self._value()
+        if (
+            not dirty
+            and previous is not None
+            and valuation.units_usd == previous.units_usd
+            and valuation.units_share == previous.units_share
+        ):
+            return None
+        return valuation
+
+    def _value(self) -> Valuation:
+        valuation = value_book(self.positions, self.prices, self.share_class)
+        self.last = valuation
+        self._valued_version = self.prices.version
+        self._dirty = False
+        return valuation
+
+
+class ExposureMonitor(Component):
+    """Publishes an ExposureSnapshot after each PositionSnapshot and on clock ticks that move prices."""
+
+    name = "exposure-monitor"
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        ids: IdFactory,
+        *,
+        share_class: str = "USDT",
+        prices: PriceBook | None = None,
+    ) -> None:
+        super().__init__(bus, clock, ids)
+        self.exposures = Exposures(prices, share_class)
+
+    async def on_start(self) -> None:
+        await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
+        await self.bus.subscribe(
+            subjects.evt("positions", "snapshot"), self.on_positions, types=(PositionSnapshot,)
+        )
+
+    async def on_market_data(self, message: Message) -> None:
+        self.exposures.on_market_data(message)
+
+    async def on_positions(self, message: PositionSnapshot) -> None:
+        valuation = self.exposures.on_positions(message.positions)
+        await self.emit(self.make(ExposureSnapshot, cause=message, **valuation.snapshot_fields()))
+
+    async def on_clock(self, message: ClockTicked) -> None:
+        valuation = self.exposures.on_clock(message.ts)
+        if valuation is not None:
+            await self.emit(self.make(ExposureSnapshot, cause=message, **valuation.snapshot_fields()))

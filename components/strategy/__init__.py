@@ -1,0 +1,37 @@
+"""Strategy processes: one decision loop (:class:`Strategy`) and small mode subclasses that compute targets.
+
+=====================  ==========================  ==========================
+mode                   class                       parameters
+=====================  ==========================  ==========================
+``pure_lending_usdt``  :class:`PureLendingStrategy`  :class:`LendingParams`
+``btc_basis``          :class:`BtcBasisStrategy`     :class:`BasisParams`
+``eth_basis``          :class:`EthBasisStrategy`     :class:`BasisParams`
+=====================  ==========================  ==========================
+"""
+
+from .base import Strategy, Trigger
+from .basis import BasisStrategy, BtcBasisStrategy, EthBasisStrategy
+from .lending import PureLendingStrategy
+from .params import BasisParams, LendingParams, StrategyParams, derive_margin_buffer
+from .registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
+from .view import Order, Target, View
+
+__all__ = [
+    "STRATEGIES",
+    "BasisParams",
+    "BasisStrategy",
+    "BtcBasisStrategy",
+    "EthBasisStrategy",
+    "LendingParams",
+    "Order",
+    "PureLendingStrategy",
+    "Strategy",
+    "StrategyParams",
+    "Target",
+    "Trigger",
+    "UnknownStrategy",
+    "View",
+    "create_strategy",
+    "derive_margin_buffer",
+    "strategy_class",
+]

@@ -1,0 +1,152 @@
+"""The basis trade: long the asset spot on one venue, short perps of the same size split across venues.
+
+Target for deployable equity ``E`` (USD), reference price ``P`` and margin buffer ``m``
+(:class:`~basis.components.strategy.params.BasisParams`)::
+
+    Q = E / ((1 + m) × P)                         units of the asset
+    <spot venue>:BaseToken:<asset>   = Q
+    <v>:Perp:<asset><quote>          = −a_v × Q     for every venue v with allocation a_v > 0
+    <v>:BaseToken:<quote>            = m × a_v × Q × mark_v − min(0, uPnL_v)
+    wallet:BaseToken:<share class>   = withdrawals owed (everything else in the wallet: 0)
+
+so ``Q × P`` buys the spot leg and ``m × Q × P`` is the margin, spread by allocation; each venue's margin
+equity (USDT + PerpNotional + contracts × mark) starts at ``m`` × its notional, and an unrealised loss
+is topped up (an unrealised gain is not withdrawn). The same target serves the USDT share class
+(``btc_basis``: capital arrives as USDT) and the asset's own share class (``eth_basis``: capital arrives
+as ETH, part is sold for the USDT margin); equity is counted in the share class either way.
+
+Besides the deviation threshold, a venue whose margin ratio is at or below ``margin_warning`` triggers a
+rebalance: at the current price the target sells spot, buys back perps and moves the freed USDT to the
+venues that need it (through the wallet). See :mod:`.basis_plan` for how orders are sequenced.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from basis.bus import instruments
+
+from .base import Strategy, Trigger
+from .basis_plan import BasisPlanner
+from .params import BasisParams, StrategyParams, derive_margin_buffer
+from .view import Order, Target, View
+
+if TYPE_CHECKING:
+    from basis.configs.models import ModeConfig
+
+ADVERSE_MOVE = 0.10
+"""Price rise a fresh short survives before its venue reaches the margin warning (sizes the buffer)."""
+
+
+class BasisStrategy(Strategy):
+    """Spot long + perp short of one asset, USDT margin on each perp venue."""
+
+    params_type: ClassVar[type[StrategyParams]] = BasisParams
+    params: BasisParams
+
+    @classmethod
+    def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
+        fields = super().mode_fields(mode)
+        warning = mode.risk.margin_ratio_warning
+        fields.update(
+            asset=mode.asset,
+            hedge_allocation=dict(mode.active_hedge_allocation),
+            margin_warning=warning,
+            margin_buffer=derive_margin_buffer(warning, ADVERSE_MOVE),
+        )
+        if mode.venues.spot is not None:
+            fields["spot_venue"] = mode.venues.spot
+        return fields
+
+    # --- keys and book readings -------------------------------------------------------------------
+
+    @property
+    def spot_key(self) -> str:
+        return instruments.token(self.params.spot_venue, self.params.asset)
+
+    def perp_key(self, venue: str) -> str:
+        return instruments.perp(venue, self.params.symbol)
+
+    def mark(self, view: View, venue: str) -> float:
+        return view.unit_usd(self.perp_key(venue))
+
+    def unrealised(self, view: View, venue: str) -> float:
+        """PerpNotional + contracts × mark at ``venue`` (0 without a position)."""
+        contracts = view.qty(self.perp_key(venue))
+        notional = view.qty(instruments.perp_notional(venue, self.params.symbol))
+        return notional + (contracts * self.mark(view, venue) if contracts else 0.0)
+
+    def hedge_size(self, view: View) -> float:
+        """Units of the asset shorted across the hedge venues (positive)."""
+        return -sum(view.qty(self.perp_key(v)) for v in self.params.allocation)
+
+    def margin_ratio(self, view: View, venue: str) -> float | None:
+        """(USDT + PerpNotional + contracts × mark) / |contracts × mark|; None without a position."""
+        contracts = view.qty(self.perp_key(venue))
+        if not contracts:
+            return None
+        equity = view.token(venue, self.params.quote) + self.unrealised(view, venue)
+        return equity / abs(contracts * self.mark(view, venue))
+
+    # --- hooks --------------------------------------------------------------------------------------
+
+    def size_for(self, view: View, deployable_usd: float) -> float:
+        """``Q``: units of the asset held long (and shorted) when ``deployable_usd`` is invested."""
+        return deployable_usd / ((1.0 + self.params.margin_buffer) * view.price(self.params.asset))
+
+    def target(self, view: View, deployable_usd: float) -> Target:
+        p = self.params
+        size = self.size_for(view, deployable_usd)
+        positions: dict[str, float] = {self.spot_key: size}
+        for venue, share in p.allocation.items():
+            positions[self.perp_key(venue)] = -share * size
+        for venue in p.cex_venues:
+            share = p.allocation.get(venue, 0.0)
+            margin = p.margin_buffer * share * size * self.mark(view, venue) if share else 0.0
+            cover = -min(0.0, self.unrealised(view, venue)) if share else 0.0
+            positions[instruments.token(venue, p.quote)] = margin + cover
+            if venue != p.spot_venue:
+                positions[instruments.token(venue, p.asset)] = 0.0
+        for asset in dict.fromkeys((p.quote, p.asset)):
+            owed = view.withdrawing if asset == p.share_class else 0.0
+            positions[instruments.token(p.wallet, asset)] = owed
+        legs = frozenset({self.spot_key, *(self.perp_key(v) for v in p.allocation)})
+        return Target(positions=positions, legs=legs)
+
+    def deployed_usd(self, view: View) -> float:
+        size = max(view.qty(self.spot_key), self.hedge_size(view))
+        return max(0.0, size) * view.price(self.params.asset) * (1.0 + self.params.margin_buffer)
+
+    def rebalance_triggers(self, view: View) -> list[Trigger]:
+        found: list[Trigger] = []
+        warning = self.params.margin_warning
+        for venue in self.params.allocation:
+            ratio = self.margin_ratio(view, venue)
+            if ratio is not None and ratio <= warning:
+                found.append(Trigger("margin", f"{venue} margin ratio {ratio:.4f} <= warning {warning:g}"))
+        return found
+
+    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[Order]:
+        return BasisPlanner(self, view, target, reduce_only=reduce_only).orders()
+
+
+class BtcBasisStrategy(BasisStrategy):
+    """``btc_basis``: the basis trade on BTC, USDT share class."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if self.params.share_class != self.params.quote:
+            raise ValueError(
+                f"btc_basis counts equity in {self.params.quote}, got share class {self.params.share_class}"
+            )
+
+
+class EthBasisStrategy(BasisStrategy):
+    """``eth_basis``: the basis trade on ETH, ETH share class (capital arrives and leaves as ETH)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if self.params.share_class != self.params.asset:
+            raise ValueError(
+                f"eth_basis counts equity in its asset {self.params.asset}, got {self.params.share_class}"
+            )

@@ -1,0 +1,168 @@
+"""Typed parameters of the strategies: one small frozen object per family, independent of the YAML layout.
+
+The composition root builds them (from a mode config with :mod:`basis.components.strategy.config`, or by
+hand in tests) and passes them to the strategy's constructor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def _check_fraction(name: str, value: float, *, open_low: bool = True, high: float = 1.0) -> None:
+    low_ok = value > 0 if open_low else value >= 0
+    if not (math.isfinite(value) and low_ok and value <= high):
+        raise ValueError(f"{name} must be in {'(' if open_low else '['}0, {high:g}], got {value}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrategyParams:
+    """What every strategy needs."""
+
+    share_class: str
+    """The asset equity is counted in (``USDT``, ``ETH``); investor flows are in this asset."""
+    position_deviation_threshold: float = 0.02
+    """Rebalance when a position is further than this fraction of equity (by value) from its target."""
+    risk_reduction: float = 0.25
+    """Fraction of every position cut by one risk override (risk level ``critical``)."""
+    min_order_usd: float = 10.0
+    """Trades and transfers smaller than this (USD value) are not sent."""
+    dust_tokens: tuple[str, ...] = ()
+    """Reward tokens sold into the share class when they are worth more than ``dust_threshold``."""
+    dust_threshold: float = 0.001
+    """Value of a dust token, as a fraction of equity, above which it is sold."""
+    withdrawal_buffer: float = 0.002
+    """Extra fraction of a withdrawal unwound, so that fees paid while unwinding do not leave the wallet
+    short of the payout (the surplus is redeployed with the next rebalance)."""
+    payout_tolerance: float = 0.001
+    """A payout may fall short of the withdrawal by this fraction (gas and fees spent while unwinding are
+    borne by the withdrawal); the investor is paid what the wallet holds once it is within it."""
+    reject_cooldown_s: float = 600.0
+    """After a rejected instruction, no decision before this much clock time has passed (and never in the
+    same clock instant); the wait doubles with every further rejection in a row."""
+    max_reject_cooldown_s: float = 86_400.0
+    """Cap of the doubling wait after rejections in a row."""
+    max_decisions_per_tick: int = 10
+    """Safety net: at most this many non-hold decisions per clock instant."""
+    wallet: str = "wallet"
+    """The on-chain account investor capital arrives in and leaves from."""
+    investor: str = "investor"
+    """The destination of investor payouts."""
+
+    def __post_init__(self) -> None:
+        _check_fraction("position_deviation_threshold", self.position_deviation_threshold)
+        _check_fraction("risk_reduction", self.risk_reduction)
+        _check_fraction("dust_threshold", self.dust_threshold, open_low=False)
+        _check_fraction("payout_tolerance", self.payout_tolerance, open_low=False)
+        _check_fraction("withdrawal_buffer", self.withdrawal_buffer, open_low=False)
+        if not (math.isfinite(self.min_order_usd) and self.min_order_usd >= 0):
+            raise ValueError(f"min_order_usd must be >= 0, got {self.min_order_usd}")
+        if not 0 <= self.reject_cooldown_s <= self.max_reject_cooldown_s:
+            raise ValueError(
+                f"reject_cooldown_s must be in [0, max_reject_cooldown_s={self.max_reject_cooldown_s:g}], "
+                f"got {self.reject_cooldown_s}"
+            )
+        if self.max_decisions_per_tick < 1:
+            raise ValueError(f"max_decisions_per_tick must be >= 1, got {self.max_decisions_per_tick}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LendingParams(StrategyParams):
+    """Supply the share-class asset to one lending venue."""
+
+    asset: str = "USDT"
+    """The asset supplied (the share class's asset)."""
+    venue: str = "aave_v3"
+    """The lending venue (where the aToken is booked)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.asset != self.share_class:
+            raise ValueError(
+                f"a lending strategy supplies its share class asset {self.share_class}, got {self.asset}"
+            )
+
+
+def derive_margin_buffer(margin_warning: float, adverse_move: float) -> float:
+    """Margin per unit of perp notional that keeps a fresh short above ``margin_warning`` through a price
+    rise of ``adverse_move`` (a fraction).
+
+    A short opened with margin ``m × notional`` has, after the price rises by ``x``, margin ratio
+    ``r(x) = (m − x) / (1 + x)`` (the loss ``x`` comes out of the margin, the notional grows by ``1 + x``).
+    Solving ``r(x) = margin_warning`` for ``m`` gives ``m = margin_warning + x × (1 + margin_warning)``.
+    With the default risk thresholds (warning 0.30) and a 10 % headroom, ``m = 0.43``.
+    """
+    _check_fraction("margin_warning", margin_warning)
+    _check_fraction("adverse_move", adverse_move, open_low=False)
+    return margin_warning + adverse_move * (1.0 + margin_warning)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BasisParams(StrategyParams):
+    """Long ``asset`` spot on ``spot_venue``, short perps split by ``hedge_allocation``, USDT margin.
+
+    Sizing: with equity ``E`` (USD) and margin buffer ``m`` (USDT margin per unit of perp notional), the
+    trade size ``S = E / (1 + m)``: ``S`` buys the spot leg, ``m × S`` is the margin spread over the perp
+    venues by allocation. The spot and the short are both ``S / price`` units of ``asset``.
+    """
+
+    asset: str
+    """The asset traded (BTC, ETH)."""
+    hedge_allocation: Mapping[str, float]
+    """Share of the perp short per venue; venues with 0 are not used. Normalised to sum to 1."""
+    margin_buffer: float
+    """``m``: USDT margin per unit of perp notional (see :func:`derive_margin_buffer`)."""
+    margin_warning: float = 0.30
+    """Margin ratio at or below which collateral is rebalanced across venues (the risk warning level)."""
+    open_margin_ratio: float | None = None
+    """Lowest margin ratio a venue may have after a perp order that grows the short (default: the warning
+    level, so a new position never starts in warning)."""
+    spot_venue: str = "binance"
+    quote: str = "USDT"
+    fee_buffer: float = 0.002
+    """Extra quote kept per unit bought for fees and slippage when funding a spot purchase."""
+    allocation: dict[str, float] = field(init=False)
+    """The active allocation (weights > 0), normalised, in configuration order."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        active = {venue: w for venue, w in self.hedge_allocation.items() if w > 0}
+        total = sum(active.values())
+        if not active or not math.isfinite(total):
+            raise ValueError("hedge_allocation needs at least one venue with a positive weight")
+        if any(w < 0 for w in self.hedge_allocation.values()):
+            raise ValueError("hedge_allocation weights must be >= 0")
+        scale = 1.0 if abs(total - 1.0) <= 1e-12 else 1.0 / total
+        object.__setattr__(self, "allocation", {venue: w * scale for venue, w in active.items()})
+        if not (math.isfinite(self.margin_buffer) and self.margin_buffer > 0):
+            raise ValueError(f"margin_buffer must be > 0, got {self.margin_buffer}")
+        _check_fraction("margin_warning", self.margin_warning)
+        if self.margin_buffer <= self.margin_warning:
+            raise ValueError(
+                f"margin_buffer ({self.margin_buffer:g}) must be above margin_warning ({self.margin_warning:g}): "
+                "a new position would start in warning"
+            )
+        if self.open_margin_ratio is not None and not 0 < self.open_margin_ratio <= self.margin_buffer:
+            raise ValueError(f"open_margin_ratio must be in (0, margin_buffer], got {self.open_margin_ratio}")
+        if self.fee_buffer < 0:
+            raise ValueError(f"fee_buffer must be >= 0, got {self.fee_buffer}")
+        if self.share_class not in (self.quote, self.asset):
+            raise ValueError(
+                f"share class {self.share_class} must be the quote {self.quote} or the asset {self.asset}"
+            )
+
+    @property
+    def symbol(self) -> str:
+        """The spot and perp symbol, e.g. ``BTCUSDT``."""
+        return f"{self.asset}{self.quote}"
+
+    @property
+    def opening_ratio(self) -> float:
+        return self.margin_warning if self.open_margin_ratio is None else self.open_margin_ratio
+
+    @property
+    def cex_venues(self) -> tuple[str, ...]:
+        """The spot venue first, then the hedge venues in allocation order."""
+        return (self.spot_venue, *(v for v in self.allocation if v != self.spot_venue))

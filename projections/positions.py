@@ -1,0 +1,36 @@
+"""Positions rebuilt from a run's events: the position monitor's book, from the log alone."""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+
+from basis.bus.messages import FlowBooked, InstructionFilled, Liquidated, Message, Settled, TransferCompleted
+from basis.components.pnl_monitor import changes_of
+from basis.components.position_monitor import PositionBook
+
+
+class PositionsProjection:
+    """Applies every balance-moving event to a :class:`PositionBook`, in log order."""
+
+    def __init__(self) -> None:
+        self.book = PositionBook()
+        self.events = 0
+
+    @property
+    def positions(self) -> dict[str, float]:
+        """Every open position, keys sorted (what a PositionSnapshot carries)."""
+        return self.book.snapshot()
+
+    @singledispatchmethod
+    def process_event(self, message: Message) -> None:
+        """Messages that do not move balances change nothing."""
+
+    @process_event.register(InstructionFilled)
+    @process_event.register(Settled)
+    @process_event.register(Liquidated)
+    @process_event.register(TransferCompleted)
+    @process_event.register(FlowBooked)
+    def _balance(self, message: Message) -> None:
+        for change in changes_of(message):
+            self.book.apply(change.instrument, change.delta)
+        self.events += 1

@@ -1,0 +1,57 @@
+"""Mode names to strategy classes, and parameters from the mode configurations."""
+
+from __future__ import annotations
+
+import pytest
+from basis.components.router import RouterParams
+from basis.components.strategy import (
+    STRATEGIES,
+    BasisParams,
+    BtcBasisStrategy,
+    EthBasisStrategy,
+    LendingParams,
+    PureLendingStrategy,
+    UnknownStrategy,
+    create_strategy,
+    strategy_class,
+)
+from basis.configs.loader import load_mode
+from strategyutil import btc_params, detached
+
+
+def test_every_mode_name_maps_to_its_class() -> None:
+    assert STRATEGIES == {
+        "pure_lending_usdt": PureLendingStrategy,
+        "btc_basis": BtcBasisStrategy,
+        "eth_basis": EthBasisStrategy,
+    }
+    with pytest.raises(
+        UnknownStrategy, match="no strategy for mode 'eth_leveraged'; known: btc_basis, eth_basis"
+    ):
+        strategy_class("eth_leveraged")
+
+
+def test_create_strategy_builds_the_class_with_its_parameters() -> None:
+    probe = detached(BtcBasisStrategy, btc_params())
+    strategy = create_strategy("btc_basis", probe.bus, probe.clock, probe.ids, btc_params())
+    assert isinstance(strategy, BtcBasisStrategy) and strategy.name == "strategy"
+
+
+@pytest.mark.parametrize("mode", sorted(STRATEGIES))
+def test_parameters_from_the_mode_configuration(mode: str) -> None:
+    config = load_mode(mode)
+    params = STRATEGIES[mode].params_from_mode(config)
+    assert params.share_class == config.share_class
+    assert params.position_deviation_threshold == config.position_deviation_threshold
+    router = RouterParams.from_mode(config)
+    if isinstance(params, BasisParams):
+        assert params.allocation == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
+        assert params.margin_warning == config.risk.margin_ratio_warning
+        assert params.margin_buffer == pytest.approx(0.30 + 0.10 * 1.30)
+        assert router.actions.venues["hedge"] == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
+        assert router.actions.venues["spot"] == {"binance": 1.0}
+    else:
+        assert isinstance(params, LendingParams) and (params.asset, params.venue) == ("USDT", "aave_v3")
+        assert "hedge" not in router.actions.venues and router.actions.venues["lending"] == {"aave_v3": 1.0}
+    overridden = STRATEGIES[mode].params_from_mode(config, min_order_usd=50.0)
+    assert overridden.min_order_usd == 50.0
