@@ -17,7 +17,7 @@ def replay_and_verify(run_id: str, store_url: str, share_class: str | None = Non
     with open_store(store_url) as store:
         info = store.run_info(run_id)
         if info is None:
-            raise UnknownRun(f"no run {run_id!r} in {store_url}")
+            raise UnknownRun(run_id)
         started = next(
             (decode(r.data) for r in store.read(run_id=run_id, subject=subjects.evt("run", "started"))), None
         )

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from .log_commands import store_option
+
 
 def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
@@ -89,14 +91,14 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 @click.command()
 @click.argument("run_id")
-@click.option("--store", default=None, help="Event store URL (default: sqlite:///out/events.sqlite).")
+@store_option
 @click.option("--share-class", default=None, help="Share class of the run (default: read from the log).")
-def replay(run_id: str, store: str | None, share_class: str | None) -> None:
+def replay(run_id: str, store: str, share_class: str | None) -> None:
     """Rebuild RUN_ID's positions, equity and attribution from the event store alone and verify them
     against the snapshots the monitors recorded."""
     from basis.backtest.replay import replay_and_verify
 
-    result = replay_and_verify(run_id, store or f"sqlite:///{Path('out/events.sqlite').resolve()}", share_class)
+    result = replay_and_verify(run_id, store, share_class)
     click.echo(json.dumps(result["rebuilt"], indent=2))
     if result["differences"]:
         for line in result["differences"]:

@@ -6,9 +6,14 @@ import sys
 
 import click
 
-from basis.bus.store import DEFAULT_STORE_URL
+BACKTEST_STORE_URL = "sqlite:///out/events.sqlite"
+"""Where ``basis backtest`` writes by default (``--out out``)."""
+STORE_HELP = ("Event store URL: sqlite:///FILE, postgresql://... (env BASIS_STORE_URL; default "
+              f"{BACKTEST_STORE_URL}, the default backtest's).")
 
-STORE_HELP = f"Event store URL (sqlite:///FILE, postgresql://..., memory://). Default {DEFAULT_STORE_URL}."
+
+def store_option(fn):  # type: ignore[no-untyped-def]
+    return click.option("--store", envvar="BASIS_STORE_URL", default=BACKTEST_STORE_URL, help=STORE_HELP)(fn)
 
 
 @click.group()
@@ -18,7 +23,7 @@ def log() -> None:
 
 @log.command()
 @click.argument("run_id")
-@click.option("--store", default=DEFAULT_STORE_URL, show_default=False, help=STORE_HELP)
+@store_option
 def digest(run_id: str, store: str) -> None:
     """Print the sha256 digest of RUN_ID's log (identical for identical runs, on any backend)."""
     from basis.bus.store import digest as log_digest
@@ -32,7 +37,7 @@ def digest(run_id: str, store: str) -> None:
 @log.command()
 @click.argument("run_id")
 @click.option("--subject", default=None, help="NATS subject pattern, e.g. 'evt.*.filled' or 'md.>'.")
-@click.option("--store", default=DEFAULT_STORE_URL, help=STORE_HELP)
+@store_option
 def dump(run_id: str, subject: str | None, store: str) -> None:
     """Print RUN_ID's messages as JSON lines: {"position", "subject", "message"}."""
     from basis.bus.store import open_store
@@ -51,7 +56,7 @@ def dump(run_id: str, subject: str | None, store: str) -> None:
 
 
 @log.command()
-@click.option("--store", default=DEFAULT_STORE_URL, help=STORE_HELP)
+@store_option
 def runs(store: str) -> None:
     """List the runs in the store with their message counts."""
     from basis.bus.store import open_store
@@ -65,7 +70,7 @@ def _require_run(events: object, run_id: str, store: str) -> None:
     from basis.bus.store import UnknownRun
 
     if events.run_info(run_id) is None:  # type: ignore[attr-defined]
-        raise UnknownRun(f"no run {run_id!r} in {store}")
+        raise UnknownRun(run_id)
 
 
 def register(group: click.Group) -> None:

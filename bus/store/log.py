@@ -28,11 +28,11 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from eventsourcing.domain import EventSourcingError
 from eventsourcing.persistence import (
     IntegrityError,
     Notification,
     OperationalError,
-    PersistenceError,
     StoredEvent,
     Tracking,
 )
@@ -124,7 +124,7 @@ def create_tables(recorder: Any, attempts: int = 5) -> None:
 class _SubjectFilter:
     """A NATS pattern test with a per-subject memo (a log holds few distinct subjects)."""
 
-    __slots__ = ("_tokens", "_seen")
+    __slots__ = ("_seen", "_tokens")
 
     _LIMIT = 100_000
 
@@ -158,7 +158,9 @@ class LogStore:
 
     # --- writing -------------------------------------------------------------------------------
 
-    def append(self, run_id: str, records: Sequence[Record], *, tracking: Tracking | None = None) -> list[int]:
+    def append(
+        self, run_id: str, records: Sequence[Record], *, tracking: Tracking | None = None
+    ) -> list[int]:
         if not isinstance(records, (list, tuple)):
             records = list(records)
         n = len(records)
@@ -215,11 +217,13 @@ class LogStore:
             if tracking is not None:
                 recorded = self.upstream_position(tracking.application_name)
                 if recorded >= tracking.notification_id:
-                    raise AlreadyRecorded(tracking.application_name, tracking.notification_id, recorded) from exc
+                    raise AlreadyRecorded(
+                        tracking.application_name, tracking.notification_id, recorded
+                    ) from exc
             raise StoreConflict(
                 f"append to run(s) {', '.join(map(repr, runs))} rejected, another writer appended first: {exc}"
             ) from exc
-        except PersistenceError as exc:
+        except EventSourcingError as exc:
             self._forget(runs)
             raise StoreError(f"append to {self.url} failed: {exc}") from exc
         return list(positions or ())
@@ -243,7 +247,7 @@ class LogStore:
     def _count(self, key: OriginatorKey) -> int:
         try:
             last = self.recorder.select_events(key, desc=True, limit=1)
-        except PersistenceError as exc:
+        except EventSourcingError as exc:
             raise StoreError(f"reading {self.url} failed: {exc}") from exc
         return last[0].originator_version if last else 0
 
@@ -287,7 +291,7 @@ class LogStore:
         while True:
             try:
                 page = select(start, batch, stop, topics)
-            except PersistenceError as exc:
+            except EventSourcingError as exc:
                 raise StoreError(f"reading {self.url} failed: {exc}") from exc
             for n in page:
                 if match is None or match(n.topic):
@@ -312,7 +316,7 @@ class LogStore:
         while True:
             try:
                 page = select(key, after_version=after, limit=batch, start=start, stop=stop, topics=topics)
-            except PersistenceError as exc:
+            except EventSourcingError as exc:
                 raise StoreError(f"reading {self.url} failed: {exc}") from exc
             for n in page:
                 if match is None or match(n.topic):
@@ -334,7 +338,7 @@ class LogStore:
     def _select_runs(self) -> Sequence[tuple[str, OriginatorKey, int]]:
         try:
             return self.recorder.select_runs()
-        except PersistenceError as exc:
+        except EventSourcingError as exc:
             raise StoreError(f"reading {self.url} failed: {exc}") from exc
 
     def runs(self) -> list[RunInfo]:
@@ -356,14 +360,14 @@ class LogStore:
         self._check_open()
         try:
             return self.recorder.max_notification_id() or 0
-        except PersistenceError as exc:
+        except EventSourcingError as exc:
             raise StoreError(f"reading {self.url} failed: {exc}") from exc
 
     def upstream_position(self, upstream: str) -> int:
         self._check_open()
         try:
             return self.recorder.max_tracking_id(upstream) or 0
-        except PersistenceError as exc:
+        except EventSourcingError as exc:
             raise StoreError(f"reading {self.url} failed: {exc}") from exc
 
     # --- lifecycle -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ class MemoryLogRecorder(POPOProcessRecorder):
         positions = super()._update_table(stored_events, **kwargs) or []
         runs: Sequence[NewRun] = kwargs.get("runs") or ()
         for run in runs:
-            self._runs[run.run_id] = (run.key, positions[run.index])
+            self._runs[run.run_id] = (run.key, positions[run.offset])
         return positions
 
     def select_runs(self) -> Sequence[tuple[str, OriginatorKey, int]]:

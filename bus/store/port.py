@@ -62,7 +62,9 @@ class EventStore(Protocol):
 
     url: str
 
-    def append(self, run_id: str, records: Sequence[Record], *, tracking: Tracking | None = None) -> list[int]:
+    def append(
+        self, run_id: str, records: Sequence[Record], *, tracking: Tracking | None = None
+    ) -> list[int]:
         """Append ``records`` to run ``run_id`` in one transaction; returns their global positions.
 
         ``tracking`` (``Tracking(upstream, position)``) is recorded in the same transaction; raises

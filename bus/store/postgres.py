@@ -69,7 +69,9 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
         tracking_table_name: str = "basis_tracking",
         runs_table_name: str = "basis_runs",
     ) -> None:
-        super().__init__(datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name)
+        super().__init__(
+            datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name
+        )
         self.check_identifier_length(runs_table_name)
         self.runs_table_name = runs_table_name
         schema = Identifier(self.datastore.schema)
@@ -135,10 +137,14 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
             with curs.copy(self.copy_events_statement) as copy:
                 copy.set_types(self.copy_types)
                 write_row = copy.write_row
-                for row in zip(self._copy_ids(originator_ids), versions, topics, states, positions, strict=True):
+                for row in zip(
+                    self._copy_ids(originator_ids), versions, topics, states, positions, strict=True
+                ):
                     write_row(row)
             if runs:
-                curs.executemany(self.insert_run_statement, [(r.run_id, r.key, last + 1 + r.index) for r in runs])
+                curs.executemany(
+                    self.insert_run_statement, [(r.run_id, r.key, last + 1 + r.offset) for r in runs]
+                )
             curs.execute(
                 self.set_sequence_and_notify_statement.format(
                     table=Literal(self.qualified_events_table),
@@ -267,9 +273,7 @@ class PostgresLocation:
 
     def redacted(self) -> str:
         user = f"{self.user}:***@" if self.password else f"{self.user}@"
-        return (
-            f"postgresql://{user}{self.host}:{self.port}/{self.dbname}?schema={self.schema}&prefix={self.prefix}"
-        )
+        return f"postgresql://{user}{self.host}:{self.port}/{self.dbname}?schema={self.schema}&prefix={self.prefix}"
 
 
 def open_postgres(url: str = DEFAULT_URL) -> LogStore:
@@ -293,4 +297,10 @@ def open_postgres(url: str = DEFAULT_URL) -> LogStore:
     return LogStore(recorder, location.redacted())
 
 
-__all__ = ["DEFAULT_URL", "CopyPostgresDatastore", "CopyPostgresLogRecorder", "PostgresLocation", "open_postgres"]
+__all__ = [
+    "DEFAULT_URL",
+    "CopyPostgresDatastore",
+    "CopyPostgresLogRecorder",
+    "PostgresLocation",
+    "open_postgres",
+]

@@ -31,7 +31,7 @@ def run_uuid(run_id: str) -> UUID:
 class EventRows(Sequence[StoredEvent]):
     """``StoredEvent`` objects kept as four equally long columns."""
 
-    __slots__ = ("originator_ids", "versions", "topics", "states")
+    __slots__ = ("originator_ids", "states", "topics", "versions")
 
     def __init__(
         self,
@@ -86,8 +86,8 @@ class EventRows(Sequence[StoredEvent]):
 
 
 class NewRun(NamedTuple):
-    """A run whose first message is in the batch: its id, originator key and index in the batch."""
+    """A run whose first message is in the batch: its id, originator key and offset in the batch."""
 
     run_id: str
     key: OriginatorKey
-    index: int
+    offset: int

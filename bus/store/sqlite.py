@@ -104,7 +104,9 @@ class SQLiteLogRecorder(SQLiteProcessRecorder):
         statement = self._insert_statements.get(rows)
         if statement is None:
             values = ",".join(["(?,?,?,?)"] * rows)
-            statement = self._insert_statements[rows] = f"INSERT INTO {self.events_table_name} VALUES {values}"
+            statement = self._insert_statements[rows] = (
+                f"INSERT INTO {self.events_table_name} VALUES {values}"
+            )
         return statement
 
     def _insert_events(
@@ -135,7 +137,7 @@ class SQLiteLogRecorder(SQLiteProcessRecorder):
         first = last - n + 1
         runs: Sequence[NewRun] = kwargs.get("runs") or ()
         if runs:
-            c.executemany(self.insert_run_statement, [(r.run_id, r.key, first + r.index) for r in runs])
+            c.executemany(self.insert_run_statement, [(r.run_id, r.key, first + r.offset) for r in runs])
         return list(range(first, last + 1))
 
     def select_runs(self) -> Sequence[tuple[str, OriginatorKey, int]]:
