@@ -7,17 +7,18 @@ from typing import Any
 from basis.bus import subjects
 from basis.bus.codec import decode
 from basis.bus.messages import RunStarted
-from basis.bus.store import UnknownRun, open_store
+from basis.bus.errors import StoreError
+from basis.bus.store import open_existing_store
 from basis.components.pricing import PriceBook
 from basis.projections.replay import replay
 from basis.projections.run import verify
 
 
 def replay_and_verify(run_id: str, store_url: str, share_class: str | None = None) -> dict[str, Any]:
-    with open_store(store_url) as store:
+    with open_existing_store(store_url) as store:
         info = store.run_info(run_id)
         if info is None:
-            raise UnknownRun(run_id)
+            raise StoreError(f"no run {run_id!r} in {store_url}")
         started = next(
             (decode(r.data) for r in store.read(run_id=run_id, subject=subjects.evt("run", "started"))), None
         )

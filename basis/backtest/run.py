@@ -147,6 +147,11 @@ class Backtest:
                     f"{request.flows}: flow at {iso(outside[0].ts)} is outside the window "
                     f"{iso(self.window[0])} .. {iso(self.window[1])}")
         self.gap_fills: list[GapFill] = plan_gap_fills(self.wiring, self.coverage, self.roots, self.window)
+        self.replay_seconds: float | None = None
+        """Wall time of the replay itself, set by :meth:`run`: from the feed's first message until every
+        message is committed to the store (components built and files found before; the digest, summary
+        and report after)."""
+        self._replay_started: float | None = None
 
     def _window(self) -> tuple[int, int]:
         lo, hi = self.default_window
@@ -178,7 +183,10 @@ class Backtest:
             collector, counts = await self._replay(writer)
         finally:
             writer.close()
-        wall = time.perf_counter() - wall
+        done = time.perf_counter()
+        if self._replay_started is not None:
+            self.replay_seconds = done - self._replay_started
+        wall = done - wall
         log_digest = digest(store, self.run_id)
         store.close()
         from .summary import build_summary, write_outputs
@@ -255,6 +263,7 @@ class Backtest:
             perp_marks={k: tuple(v) for k, v in self.wiring.perp_marks.items()},
             config=to_masked_dict(config),
         ))
+        self._replay_started = time.perf_counter()
         counts = await feed.run()
         collector.metrics.finish()
         if collector.dead_letters:

@@ -27,9 +27,9 @@ def log() -> None:
 def digest(run_id: str, store: str) -> None:
     """Print the sha256 digest of RUN_ID's log (identical for identical runs, on any backend)."""
     from basis.bus.store import digest as log_digest
-    from basis.bus.store import open_store
+    from basis.bus.store import open_existing_store
 
-    with open_store(store) as events:
+    with open_existing_store(store) as events:
         _require_run(events, run_id, store)
         click.echo(log_digest(events, run_id))
 
@@ -40,13 +40,13 @@ def digest(run_id: str, store: str) -> None:
 @store_option
 def dump(run_id: str, subject: str | None, store: str) -> None:
     """Print RUN_ID's messages as JSON lines: {"position", "subject", "message"}."""
-    from basis.bus.store import open_store
+    from basis.bus.store import open_existing_store
     from basis.bus.subjects import validate_pattern
 
     if subject is not None:
         validate_pattern(subject)
     out = sys.stdout.buffer
-    with open_store(store) as events:
+    with open_existing_store(store) as events:
         _require_run(events, run_id, store)
         for record in events.read(run_id=run_id, subject=subject):
             out.write(b'{"position":%d,"subject":"%s","message":' % (record.position, record.subject.encode()))
@@ -59,18 +59,18 @@ def dump(run_id: str, subject: str | None, store: str) -> None:
 @store_option
 def runs(store: str) -> None:
     """List the runs in the store with their message counts."""
-    from basis.bus.store import open_store
+    from basis.bus.store import open_existing_store
 
-    with open_store(store) as events:
+    with open_existing_store(store) as events:
         for info in events.runs():
             click.echo("\t".join(str(v) for v in info))
 
 
 def _require_run(events: object, run_id: str, store: str) -> None:
-    from basis.bus.store import UnknownRun
+    from basis.bus.errors import StoreError
 
     if events.run_info(run_id) is None:  # type: ignore[attr-defined]
-        raise UnknownRun(run_id)
+        raise StoreError(f"no run {run_id!r} in {store}")
 
 
 def register(group: click.Group) -> None:

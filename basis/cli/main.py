@@ -21,6 +21,10 @@ class _Group(click.Group):
         except user_errors() as exc:
             click.echo(f"basis: error: {one_line(exc)}", err=True)
             sys.exit(2)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"basis: error: {one_line(RuntimeError(exc.format_message()))}{where}", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

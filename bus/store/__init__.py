@@ -26,7 +26,7 @@ from .errors import AlreadyRecorded, StoreConflict, UnknownRun
 from .log import LogStore
 from .port import Entry, EventStore, Record, RunInfo, StoredRecord, Tracking
 from .rows import RUN_NAMESPACE, run_uuid
-from .urls import DEFAULT_STORE_URL, open_store, sqlite_path, sqlite_url
+from .urls import DEFAULT_STORE_URL, open_existing_store, open_store, sqlite_path, sqlite_url
 from .writer import StoreWriter
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "UnknownRun",
     "digest",
     "digest_records",
+    "open_existing_store",
     "open_store",
     "run_uuid",
     "sqlite_path",

@@ -66,3 +66,14 @@ def open_store(url: str = DEFAULT_STORE_URL) -> LogStore:
         sync: Synchronous = synchronous  # type: ignore[assignment]
         return open_sqlite(path, synchronous=sync, lock_timeout=lock_timeout, url=url)
     raise ValueError(f"unsupported store URL {url!r}: use sqlite:///PATH, postgresql://... or memory://")
+
+
+def open_existing_store(url: str) -> LogStore:
+    """Open a store that must already exist: reading never creates an empty SQLite file."""
+    from ..errors import StoreError
+
+    if "://" not in url or url.lower().startswith("sqlite:"):
+        path = sqlite_path(url.split("?", 1)[0])
+        if not path.is_file():
+            raise StoreError(f"no event store at {path} (--store {url})")
+    return open_store(url)

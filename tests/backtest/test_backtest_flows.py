@@ -1,0 +1,48 @@
+"""Investor flows during a run: a deposit and a withdrawal from a ``--flows`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from backtestutil import load_summary, read_log, reconciliation_gap, run_cli, sqlite_url, utc_ns
+
+from basis.bus.messages import FlowBooked, InvestorWithdrawal
+
+START, END = "2024-06-01", "2024-06-15"
+FLOWS = [("2024-06-05T00:00:00Z", 50_000.0), ("2024-06-10T12:00:00Z", -30_000.0)]
+
+
+@pytest.mark.parametrize("mode", ["pure_lending_usdt", "btc_basis"])
+def test_deposit_and_withdrawal(tmp_path: Path, mode: str) -> None:
+    flows = tmp_path / "flows.csv"
+    rows = "".join(f"{ts},{amount}\n" for ts, amount in FLOWS)
+    flows.write_text(f"timestamp,amount\n{rows}", encoding="utf-8")
+    result = run_cli(["backtest", "--mode", mode, "--start", START, "--end", END, "--flows", str(flows),
+                      "--out", "out", "-q", "--no-report"], tmp_path)
+    assert result.returncode == 0, result.explain()
+    summary = load_summary(tmp_path / "out")
+    store = sqlite_url(tmp_path / "out" / "events.sqlite")
+
+    file_sum = sum(amount for _, amount in FLOWS)
+    assert summary["net_flows"] == pytest.approx(file_sum, rel=1e-9)
+
+    booked = [m for _, _, m in read_log(store, summary["run_id"], "evt.fund.>") if isinstance(m, FlowBooked)]
+    deposits = [m for m in booked if m.kind == "deposit"]
+    withdrawals = [m for m in booked if m.kind == "withdrawal"]
+    assert [m.amount for m in deposits] == [summary["initial_equity"], 50_000.0]
+    assert deposits[1].ts == utc_ns(FLOWS[0][0])
+
+    requested = [m for _, _, m in read_log(store, summary["run_id"], "cmd.fund.>")
+                 if isinstance(m, InvestorWithdrawal)]
+    assert len(requested) == 1 and requested[0].amount == 30_000.0 and requested[0].ts == utc_ns(FLOWS[1][0])
+    assert len(withdrawals) == 1, f"the withdrawal was not paid: {withdrawals}"
+    paid = withdrawals[0]
+    assert paid.amount == pytest.approx(30_000.0, rel=1e-9)
+    assert paid.request_id == requested[0].id
+    assert utc_ns(FLOWS[1][0]) <= paid.ts < utc_ns(END)
+    assert sum(m.amount for m in deposits) - paid.amount == pytest.approx(
+        summary["initial_equity"] + summary["net_flows"], rel=1e-12)
+
+    gap, tolerance = reconciliation_gap(summary)
+    assert abs(gap) <= tolerance, f"Σ attribution misses the equity change by {gap}"
