@@ -305,6 +305,17 @@ def validate_pattern(pattern: str) -> list[str]:
     return tokens
 
 
+def pattern(*tokens: str) -> str:
+    """A subscription pattern from tokens, each checked (``*`` and ``>`` pass as wildcards):
+    ``pattern(MD, "funding", venue, "*")``."""
+    for tok in tokens:
+        if tok not in ("*", ">"):
+            token(tok)
+    text = ".".join(tokens)
+    validate_pattern(text)
+    return text
+
+
 def matches(pattern: str, subject: str) -> bool:
     """True when ``subject`` matches ``pattern`` under NATS rules."""
     return tokens_match(pattern.split("."), subject.split("."))

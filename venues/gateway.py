@@ -25,23 +25,13 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
-    AtomicBundle,
-    Borrow,
     Fill,
     InstructionAccepted,
     InstructionFilled,
     InstructionRejected,
     Message,
-    PerpTrade,
-    Repay,
-    SpotTrade,
-    Stake,
-    Supply,
-    Swap,
-    Transfer,
-    Unstake,
+    VENUE_INSTRUCTION_TYPES,
     VenueInstruction,
-    Withdraw,
 )
 from basis.components.base import Component
 
@@ -49,31 +39,9 @@ from .errors import InternalError, UnsupportedInstruction, VenueError
 
 log = logging.getLogger("basis.venues")
 
-INSTRUCTION_TYPES: tuple[type[Message], ...] = (
-    SpotTrade,
-    PerpTrade,
-    Supply,
-    Withdraw,
-    Borrow,
-    Repay,
-    Stake,
-    Unstake,
-    Swap,
-    Transfer,
-    AtomicBundle,
-)
+INSTRUCTION_TYPES = VENUE_INSTRUCTION_TYPES
 
 _SEEN_LIMIT = 100_000
-
-
-def pattern(*tokens: str) -> str:
-    """A subscription pattern from tokens (``pattern("md", "funding", venue, "*")``), each checked."""
-    for tok in tokens:
-        if tok not in ("*", ">"):
-            subjects.token(tok)
-    text = ".".join(tokens)
-    subjects.validate_pattern(text)
-    return text
 
 
 @runtime_checkable
@@ -126,7 +94,7 @@ class GatewayComponent(Component):
         self._own_types: tuple[type[Message], ...] = ()
 
     async def on_start(self) -> None:
-        await self.bus.subscribe(pattern(subjects.CMD, self.venue, "*"), self.handle, types=INSTRUCTION_TYPES)
+        await self.bus.subscribe(subjects.pattern(subjects.CMD, self.venue, "*"), self.handle, types=INSTRUCTION_TYPES)
         await self.on_start_gateway()
 
     async def on_start_gateway(self) -> None:

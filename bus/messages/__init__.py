@@ -23,6 +23,7 @@ from .commands import (
     Swap,
     Transfer,
     Unstake,
+    VENUE_INSTRUCTION_TYPES,
     VenueInstruction,
     Withdraw,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "Transfer",
     "TransferCompleted",
     "Unstake",
+    "VENUE_INSTRUCTION_TYPES",
     "VenueInstruction",
     "Withdraw",
     "WrapperAction",

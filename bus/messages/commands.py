@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
@@ -113,3 +113,5 @@ class InvestorWithdrawal(Message, frozen=True, kw_only=True):
 
 VenueInstruction = SpotTrade | PerpTrade | Supply | Withdraw | Borrow | Repay | Stake | Unstake | Swap | Transfer | AtomicBundle
 Command = VenueInstruction | InvestorDeposit | InvestorWithdrawal
+VENUE_INSTRUCTION_TYPES: tuple[type[Instruction], ...] = get_args(VenueInstruction)
+"""Every instruction a venue (or the router) may be sent, for ``Bus.subscribe(types=...)``."""

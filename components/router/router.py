@@ -33,24 +33,15 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
-    AtomicBundle,
-    Borrow,
     ClockTicked,
     Instruction,
     InstructionFilled,
     InstructionRejected,
     Message,
-    PerpTrade,
-    Repay,
     RouteCompleted,
-    SpotTrade,
-    Stake,
-    Supply,
-    Swap,
     Transfer,
     TransferCompleted,
-    Unstake,
-    Withdraw,
+    VENUE_INSTRUCTION_TYPES,
 )
 
 from ..base import Component
@@ -66,29 +57,7 @@ NS_PER_S = 1_000_000_000
 SEEN_LIMIT = 100_000
 BUNDLE_VENUE = "instadapp"
 """The venue that executes atomic bundles (flash-loan steps included)."""
-INSTRUCTION_TYPES: tuple[type[Message], ...] = (
-    SpotTrade,
-    PerpTrade,
-    Supply,
-    Withdraw,
-    Borrow,
-    Repay,
-    Stake,
-    Unstake,
-    Swap,
-    Transfer,
-    AtomicBundle,
-)
-
-
-def pattern(*tokens: str) -> str:
-    """A subscription pattern from checked tokens (``*`` and ``>`` pass as wildcards)."""
-    for tok in tokens:
-        if tok not in ("*", ">"):
-            subjects.token(tok)
-    text = ".".join(tokens)
-    subjects.validate_pattern(text)
-    return text
+INSTRUCTION_TYPES = VENUE_INSTRUCTION_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +120,13 @@ class ExecutionRouter(Component):
 
     async def on_start(self) -> None:
         await self.bus.subscribe(
-            pattern(subjects.CMD, ROUTER, "*"), self.on_instruction, types=INSTRUCTION_TYPES
+            subjects.pattern(subjects.CMD, ROUTER, "*"), self.on_instruction, types=INSTRUCTION_TYPES
         )
         await self.bus.subscribe(
-            pattern(subjects.EVT, "*", "filled"), self.on_filled, types=(InstructionFilled,)
+            subjects.pattern(subjects.EVT, "*", "filled"), self.on_filled, types=(InstructionFilled,)
         )
         await self.bus.subscribe(
-            pattern(subjects.EVT, "*", "rejected"), self.on_rejected, types=(InstructionRejected,)
+            subjects.pattern(subjects.EVT, "*", "rejected"), self.on_rejected, types=(InstructionRejected,)
         )
         await self.bus.subscribe(
             subjects.evt("transfers", "completed"), self.on_arrival, types=(TransferCompleted,)

@@ -33,7 +33,7 @@ from basis.bus.messages import (
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.base import Component
 from basis.components.router import ExecutionRouter, RouterParams
-from basis.components.router.router import INSTRUCTION_TYPES
+from basis.bus.messages import VENUE_INSTRUCTION_TYPES as INSTRUCTION_TYPES
 
 M = TypeVar("M", bound=Message)
 T0 = 1_719_792_000 * 1_000_000_000  # 2024-07-01T00:00:00Z

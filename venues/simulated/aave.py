@@ -62,7 +62,7 @@ from ..errors import (
     NoPrice,
     UnsupportedInstruction,
 )
-from ..gateway import Execution, pattern
+from ..gateway import Execution
 from .ledger import EPS, positive
 from .onchain import GasMeter, OnChainGateway, wallet_key
 
@@ -401,10 +401,10 @@ class SimulatedAave(OnChainGateway):
 
     async def on_start_venue(self) -> None:
         await self.bus.subscribe(
-            pattern(subjects.MD, "reserve", self.venue, "*"), self.on_reserve, types=(ReserveState,)
+            subjects.pattern(subjects.MD, "reserve", self.venue, "*"), self.on_reserve, types=(ReserveState,)
         )
         await self.bus.subscribe(
-            pattern(subjects.MD, "price", self.venue, "*"), self.on_oracle, types=(OraclePrice,)
+            subjects.pattern(subjects.MD, "price", self.venue, "*"), self.on_oracle, types=(OraclePrice,)
         )
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
 

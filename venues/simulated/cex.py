@@ -60,7 +60,7 @@ from ..errors import (
     UnknownInstrument,
     UnsupportedInstruction,
 )
-from ..gateway import Execution, GatewayComponent, pattern
+from ..gateway import Execution, GatewayComponent
 from .ledger import Balances, covers, positive
 from .onchain import WALLET, wallet_key
 from .pending import Arrival, Arrivals, completed, seconds_to_ns
@@ -383,7 +383,7 @@ class SimulatedCex(GatewayComponent):
         for series in self.account.followers:
             await self.bus.subscribe(series.subject, self.on_bar, types=(Bar,))
         await self.bus.subscribe(
-            pattern(subjects.MD, "funding", self.venue, "*"), self.on_funding, types=(FundingRate,)
+            subjects.pattern(subjects.MD, "funding", self.venue, "*"), self.on_funding, types=(FundingRate,)
         )
         await self.bus.subscribe(
             subjects.evt("transfers", "completed"), self.on_transfer, types=(TransferCompleted,)

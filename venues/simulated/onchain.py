@@ -23,7 +23,7 @@ from basis.bus.ids import IdFactory
 from basis.bus.messages import Fill, GasPrice, Message
 
 from ..errors import NoGasPrice
-from ..gateway import GatewayComponent, pattern
+from ..gateway import GatewayComponent
 from .ledger import BALANCE_EVENTS, Balances, apply_event
 
 WALLET = "wallet"
@@ -104,7 +104,7 @@ class OnChainGateway(GatewayComponent):
         await self.bus.subscribe(
             subjects.md("gas", self.gas.chain, "gwei"), self.on_gas_price, types=(GasPrice,)
         )
-        await self.bus.subscribe(pattern(subjects.EVT, ">"), self.on_balance_event, types=BALANCE_EVENTS)
+        await self.bus.subscribe(subjects.pattern(subjects.EVT, ">"), self.on_balance_event, types=BALANCE_EVENTS)
         await self.on_start_venue()
 
     async def on_start_venue(self) -> None:
