@@ -69,6 +69,18 @@ def _iso(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _shown(key: str, value: Any) -> str:
+    if isinstance(value, float):
+        if key in ("apy", "max_drawdown"):
+            return f"{value:.4%}"
+        if key == "sharpe":
+            return f"{value:.2f}"
+        return f"{value:,.6f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
 def render(summary: dict[str, Any], samples: Sequence[DailySample],
            instructions: Sequence[dict[str, Any]], instructions_total: int) -> str:
     """The page as a string."""
@@ -90,7 +102,7 @@ def render(summary: dict[str, Any], samples: Sequence[DailySample],
     )
     head = {k: summary.get(k) for k in ("mode", "share_class", "start", "end", "initial_equity", "final_equity",
                                         "net_flows", "pnl", "apy", "max_drawdown", "sharpe", "events", "log_digest")}
-    summary_rows = "\n".join(f'<tr><th class="l">{html.escape(k)}</th><td class="l">{html.escape(str(v))}</td></tr>'
+    summary_rows = "\n".join(f'<tr><th class="l">{html.escape(k)}</th><td class="l">{html.escape(_shown(k, v))}</td></tr>'
                              for k, v in head.items())
     attribution_rows = "\n".join(
         f'<tr><th class="l">{html.escape(k)}</th><td>{v:,.6f}</td></tr>'
