@@ -21,7 +21,10 @@ from .transport.base import ERROR_HEADER, Envelope, Subscription, Transport
 
 log = logging.getLogger("basis.bus")
 
-MessageHandler = Callable[[Any], Awaitable[None]]
+MessageHandler = Callable[[Any], Awaitable[None]] | Callable[[Any], None]
+"""A coroutine function, or a plain function for handlers that only update state (never publish nor wait):
+those are called without the cost of a coroutine. (Whatever the handler returns that is not None is
+awaited.)"""
 ORIGINAL_SUBJECT_HEADER = "Basis-Original-Subject"
 RUN_HEADER = "Basis-Run"
 
@@ -36,17 +39,18 @@ class Bus:
         self.component = component
         self.run_id = run_id
         self._headers = {RUN_HEADER: run_id} if run_id else None
+        self._publish_nowait = getattr(transport, "publish_nowait", None)
+        """The in-process transport's way to queue from inside a delivery without a coroutine."""
         self.processed = 0
         self.dead_lettered = 0
 
     async def publish(self, message: Message) -> None:
-        await self.transport.publish(
-            subjects.subject_of(message),
-            encode(message),
-            headers=self._headers,
-            msg_id=message.id,
-            message=message,
-        )
+        subject = subjects.subject_of(message)
+        data = encode(message)
+        nowait = self._publish_nowait
+        if nowait is not None and nowait(subject, data, self._headers, message):
+            return
+        await self.transport.publish(subject, data, headers=self._headers, msg_id=message.id, message=message)
 
     async def subscribe(
         self,
@@ -75,14 +79,23 @@ class Bus:
             if not isinstance(message, accept):
                 return
             try:
-                await handler(message)
-            except Exception as exc:  # a bad message must not stop the consumer
-                log.exception("%s: handler failed on %s", self.component, envelope.subject)
-                await self.dead_letter(envelope, f"handler error: {type(exc).__name__}: {exc}")
+                pending = handler(message)
+                if pending is not None:
+                    await pending
+            except Exception as exc:  # noqa: BLE001  # a bad message must not stop the consumer
+                await self.handler_failed(envelope, exc)
                 return
             self.processed += 1
 
+        # the shortcut an in-process transport may take for message objects (transport.base.Handler)
+        on_envelope.accepts = accept  # type: ignore[attr-defined]
+        on_envelope.direct = (handler, self)  # type: ignore[attr-defined]
         return await self.transport.subscribe(pattern, on_envelope, queue=queue)
+
+    async def handler_failed(self, envelope: Envelope, exc: Exception) -> None:
+        """A handler raised on ``envelope``: log it and dead-letter the payload (the consumer goes on)."""
+        log.error("%s: handler failed on %s", self.component, envelope.subject, exc_info=exc)
+        await self.dead_letter(envelope, f"handler error: {type(exc).__name__}: {exc}")
 
     async def dead_letter(self, envelope: Envelope, error: str) -> None:
         """Republish ``envelope``'s raw payload on ``dlq.<subject>`` with ``error``."""

@@ -26,13 +26,24 @@ def key(venue: str, position_type: PositionType, symbol: str) -> str:
     return f"{venue}:{position_type}:{symbol}"
 
 
+_PARSED: dict[str, InstrumentKey] = {}
+_PARSED_LIMIT = 100_000
+
+
 def parse(text: str) -> InstrumentKey:
+    """Split and check a key (each distinct key is checked once, then answered from a memo)."""
+    parsed = _PARSED.get(text)
+    if parsed is not None:
+        return parsed
     parts = text.split(":")
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"invalid instrument key {text!r}: expected venue:position_type:symbol")
     if parts[1] not in POSITION_TYPES:
         raise ValueError(f"invalid instrument key {text!r}: position type must be one of {', '.join(POSITION_TYPES)}")
-    return InstrumentKey(*parts)
+    parsed = InstrumentKey(*parts)
+    if len(_PARSED) < _PARSED_LIMIT:
+        _PARSED[text] = parsed
+    return parsed
 
 
 def token(venue: str, asset: str) -> str:

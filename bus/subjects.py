@@ -104,14 +104,30 @@ def stream_of(subject: str) -> Stream | None:
 
 
 _SUBJECT_OF: dict[type, Callable[..., str]] = {}
+_CONSTANT: dict[type, str] = {}
+"""Subjects that depend on the message type only, computed once."""
+_BAR_SUBJECTS: dict[tuple[str, str, str], str] = {}
+_CACHE_LIMIT = 100_000
 
 
 def subject_of(message: m.Message) -> str:
     """The subject ``message`` is published on."""
+    kind = type(message)
+    subject = _CONSTANT.get(kind)
+    if subject is not None:
+        return subject
+    if isinstance(message, m.Bar):  # the most frequent message: its subject is cached per series
+        where = (message.venue, message.symbol, message.market)
+        subject = _BAR_SUBJECTS.get(where)
+        if subject is None:
+            subject = _bar(message)
+            if len(_BAR_SUBJECTS) < _CACHE_LIMIT:
+                _BAR_SUBJECTS[where] = subject
+        return subject
     try:
-        fn = _SUBJECT_OF[type(message)]
+        fn = _SUBJECT_OF[kind]
     except KeyError:
-        raise SubjectError(f"no subject defined for {type(message).__name__}") from None
+        raise SubjectError(f"no subject defined for {kind.__name__}") from None
     return fn(message)
 
 
@@ -249,6 +265,16 @@ def _monitor(msg: m.Message) -> str:
 @_on(m.ClockTicked)
 def _clock(msg: m.ClockTicked) -> str:
     return clock()
+
+
+_CONSTANT.update({t: evt(*parts) for t, parts in _MONITOR_EVENTS.items()})
+_CONSTANT.update({
+    m.InvestorDeposit: cmd("fund", "deposit"),
+    m.InvestorWithdrawal: cmd("fund", "withdraw"),
+    m.RunStarted: evt("run", "started"),
+    m.TransferCompleted: evt("transfers", "completed"),
+    m.ClockTicked: clock(),
+})
 
 
 @_on(m.Heartbeat)

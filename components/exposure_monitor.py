@@ -15,7 +15,7 @@ Delta is the exposure to the underlying asset, in units of that asset:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from basis.bus import subjects
 from basis.bus.bus import Bus
@@ -35,21 +35,39 @@ from basis.bus.messages import (
 )
 
 from .base import Component
-from .pricing import NUMERAIRES, PriceBook, book_value, ordered_sum, perp_base, share_units, underlying_of
+from .pricing import NUMERAIRES, PriceBook, perp_base, underlying_of
 
 PRICE_MESSAGES: tuple[type[Message], ...] = (Bar, OraclePrice, LstRate, ReserveState)
 
 
+_NOTIONAL, _PERP, _HOLDING = range(3)
+_DELTA_PLANS: dict[str, tuple[int, str, float]] = {}
+
+
+def _delta_plan(key: str) -> tuple[int, str, float]:
+    """``(kind, asset, sign)`` of ``key``: what :func:`delta_of` reads from the key, parsed once."""
+    plan = _DELTA_PLANS.get(key)
+    if plan is None:
+        _, position_type, symbol = parse(key)
+        if position_type == "PerpNotional":
+            plan = (_NOTIONAL, "USDT", 0.0)
+        elif position_type == "Perp":
+            plan = (_PERP, perp_base(symbol), 1.0)
+        else:
+            sign = -1.0 if position_type == "debtToken" else 1.0
+            plan = (_HOLDING, underlying_of(position_type, symbol), sign)
+        if len(_DELTA_PLANS) < 100_000:
+            _DELTA_PLANS[key] = plan
+    return plan
+
+
 def delta_of(key: str, quantity: float, prices: PriceBook) -> tuple[str, float]:
     """``(asset, delta)``: the underlying asset of ``key`` and the exposure to it, in asset units."""
-    _, position_type, symbol = parse(key)
-    if position_type == "PerpNotional":
+    kind, asset, sign = _delta_plan(key)
+    if kind == _NOTIONAL:
         return "USDT", 0.0
-    if position_type == "Perp":
-        base = perp_base(symbol)
-        return prices.aliases.get(base, base), quantity
-    asset = underlying_of(position_type, symbol)
-    sign = -1.0 if position_type == "debtToken" else 1.0
+    if kind == _PERP:
+        return prices.aliases.get(asset, asset), quantity
     if asset in NUMERAIRES:
         return asset, 0.0
     if prices.is_lst(asset):
@@ -57,8 +75,7 @@ def delta_of(key: str, quantity: float, prices: PriceBook) -> tuple[str, float]:
     return prices.aliases.get(asset, asset), sign * quantity
 
 
-@dataclass(frozen=True, slots=True)
-class Valuation:
+class Valuation(NamedTuple):
     """One valuation of a book: what an :class:`ExposureSnapshot` carries, plus the unit values used."""
 
     share_class: str
@@ -80,9 +97,13 @@ class Valuation:
 
 
 def value_book(positions: Mapping[str, float], prices: PriceBook, share_class: str) -> Valuation:
-    """Value ``positions`` at the book's current prices; raises a PriceError when a price is unusable."""
+    """Value ``positions`` at the book's current prices; raises a PriceError when a price is unusable.
+
+    Keys are taken in sorted order and the totals summed left to right from 0.0 in that order: the
+    same floats as ``share_units`` / ``book_value`` / ``ordered_sum`` give (the PnL ledger's figures)."""
     keys = sorted(positions)
-    units_usd = share_units(prices, keys, "USDT")
+    unit_value_usd = prices.unit_value_usd
+    units_usd = {k: unit_value_usd(k) for k in keys}
     if share_class in NUMERAIRES:
         units_share = units_usd
     else:  # the same division as share_units(prices, keys, share_class), without a second lookup
@@ -90,20 +111,26 @@ def value_book(positions: Mapping[str, float], prices: PriceBook, share_class: s
         units_share = {k: u / share for k, u in units_usd.items()}
     exposures: dict[str, Exposure] = {}
     net: dict[str, float] = {}
+    total_usd = 0.0
+    total_share = 0.0
     for k in keys:
         q = positions[k]
         asset, delta = delta_of(k, q, prices)
+        value_usd = q * units_usd[k]
+        value_share = q * units_share[k]
         exposures[k] = Exposure(
-            quantity=q, asset=asset, value_usd=q * units_usd[k], value_share=q * units_share[k], delta=delta
+            quantity=q, asset=asset, value_usd=value_usd, value_share=value_share, delta=delta
         )
+        total_usd += value_usd
+        total_share += value_share
         if asset not in NUMERAIRES:
             net[asset] = net.get(asset, 0.0) + delta
     return Valuation(
         share_class=share_class,
         exposures=exposures,
-        net_delta=dict(sorted(net.items())),
-        total_usd=ordered_sum(e.value_usd for e in exposures.values()),
-        total_share=book_value(positions, units_share),
+        net_delta=dict(sorted(net.items())) if len(net) > 1 else net,
+        total_usd=total_usd,
+        total_share=total_share,
         units_usd=units_usd,
         units_share=units_share,
     )
@@ -181,14 +208,28 @@ class ExposureMonitor(Component):
             subjects.evt("positions", "snapshot"), self.on_positions, types=(PositionSnapshot,)
         )
 
-    async def on_market_data(self, message: Message) -> None:
-        self.exposures.on_market_data(message)
+    def on_market_data(self, message: Message) -> None:
+        self.exposures.prices.apply(message)  # = self.exposures.on_market_data(message)
 
     async def on_positions(self, message: PositionSnapshot) -> None:
         valuation = self.exposures.on_positions(message.positions)
-        await self.emit(self.make(ExposureSnapshot, cause=message, **valuation.snapshot_fields()))
+        await self.emit(self._snapshot(valuation, message))
 
     async def on_clock(self, message: ClockTicked) -> None:
         valuation = self.exposures.on_clock(message.ts)
         if valuation is not None:
-            await self.emit(self.make(ExposureSnapshot, cause=message, **valuation.snapshot_fields()))
+            await self.emit(self._snapshot(valuation, message))
+
+    def _snapshot(self, valuation: Valuation, cause: Message) -> ExposureSnapshot:
+        """``self.make(ExposureSnapshot, cause=cause, **valuation.snapshot_fields())``, built directly."""
+        return ExposureSnapshot(
+            id=self.ids.next_id(),
+            ts=self.clock.now_ns(),
+            causation_id=cause.id,
+            correlation_id=cause.correlation_id or cause.id,
+            share_class=valuation.share_class,
+            exposures=valuation.exposures,
+            net_delta=valuation.net_delta,
+            total_usd=valuation.total_usd,
+            total_share=valuation.total_share,
+        )

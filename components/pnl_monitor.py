@@ -200,8 +200,12 @@ class PnlLedger:
         """Value the book at ``prices`` after crediting the pending events up to and including the one
         with id ``through`` (all of them when None). Raises a PriceError, leaving the ledger untouched,
         when a unit value is unusable; raises :class:`AttributionError` when the remainder is too big."""
-        due = self.pending[: self._due(through)]
         book = self.book.positions
+        n_due = self._due(through) if self.pending else 0
+        if not n_due:
+            self._value_prices(prices)
+            return
+        due = self.pending[:n_due]
         keys = set(book)
         for pending in due:
             keys.update(c.instrument for c in pending.changes)
@@ -228,6 +232,27 @@ class PnlLedger:
         self.remainder = self.equity - self.initial_equity - self.net_flows - self.attributed()
         self.check()
 
+    def _value_prices(self, prices: PriceBook) -> None:
+        """:meth:`value` when no event is due: the same sums (keys sorted, left to right from 0.0),
+        the price attribution and the equity taken in one pass over the book."""
+        book = self.book.positions
+        held = sorted(book)
+        units = share_units(prices, held, self.share_class)
+        before = self.units
+        price = 0.0
+        equity = 0.0
+        for k in held:
+            quantity = book[k]
+            unit = units[k]
+            price += quantity * (unit - before[k])
+            equity += quantity * unit
+        self.attribution["price"] += price
+        self.units = units
+        self.equity = equity
+        self.valuations += 1
+        self.remainder = self.equity - self.initial_equity - self.net_flows - self.attributed()
+        self.check()
+
     def _credit(self, source: str, value: float) -> None:
         if source == NET_FLOWS:
             self.net_flows += value
@@ -236,8 +261,12 @@ class PnlLedger:
             self.attribution[source] += value
 
     def attributed(self) -> float:
-        """Σ attribution, in the fixed order of :data:`ATTRIBUTION_KEYS`."""
-        return ordered_sum(self.attribution[k] for k in ATTRIBUTION_KEYS)
+        """Σ attribution, in the fixed order of :data:`ATTRIBUTION_KEYS` (left to right from 0.0)."""
+        attribution = self.attribution
+        total = 0.0
+        for k in ATTRIBUTION_KEYS:
+            total += attribution[k]
+        return total
 
     def limit(self) -> float:
         return self.tolerance * max(abs(self.equity), self.gross_flows) + self.tolerance
@@ -298,19 +327,19 @@ class PnlMonitor(Component):
         )
         await self.bus.subscribe(subjects.evt("risk", "assessment"), self.on_risk, types=(RiskAssessment,))
 
-    async def on_market_data(self, message: Message) -> None:
+    def on_market_data(self, message: Message) -> None:
         self.prices.apply(message)
 
-    async def on_clock(self, message: ClockTicked) -> None:
+    def on_clock(self, message: ClockTicked) -> None:
         self.prices.advance(message.ts)
 
-    async def on_balance_event(self, message: Message) -> None:
+    def on_balance_event(self, message: Message) -> None:
         self.ledger.record(message)
 
-    async def on_positions(self, message: PositionSnapshot) -> None:
+    def on_positions(self, message: PositionSnapshot) -> None:
         _remember(self._event_of_positions, message.id, message.causation_id)
 
-    async def on_exposure(self, message: ExposureSnapshot) -> None:
+    def on_exposure(self, message: ExposureSnapshot) -> None:
         _remember(self._exposures, message.id, message)
 
     async def on_risk(self, message: RiskAssessment) -> None:
@@ -322,11 +351,20 @@ class PnlMonitor(Component):
         self.ledger.value(self.prices, through=through)
         if exposure is not None:
             self._compare(exposure)
-        await self.emit(self.make(PnlSnapshot, cause=message, **self.ledger.snapshot_fields()))
+        ledger = self.ledger
+        # = self.make(PnlSnapshot, cause=message, **ledger.snapshot_fields()), built directly
+        await self.emit(PnlSnapshot(
+            id=self.ids.next_id(), ts=self.clock.now_ns(), causation_id=message.id,
+            correlation_id=message.correlation_id or message.id, share_class=ledger.share_class,
+            equity=ledger.equity, net_flows=ledger.net_flows, pnl=ledger.pnl,
+            attribution=dict(ledger.attribution),
+        ))
 
     def _compare(self, exposure: ExposureSnapshot) -> None:
+        if exposure.total_share == self.ledger.equity:
+            return
         quantities: Mapping[str, float] = {k: e.quantity for k, e in exposure.exposures.items()}
-        if quantities == self.ledger.book.positions and exposure.total_share != self.ledger.equity:
+        if quantities == self.ledger.book.positions:
             log.warning(
                 "%s: equity %r differs from exposure total %r with the same positions",
                 self.name,

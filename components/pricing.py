@@ -23,7 +23,7 @@ books fed the same messages agree on staleness. No price at all raises :class:`M
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from basis.bus.instruments import parse
 from basis.bus.messages import Bar, LstRate, Message, OraclePrice, ReserveState
@@ -80,8 +80,7 @@ class StalePrice(PriceError):
         self.max_age_ns = max_age_ns
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     """The last value of one series: ``value`` in ``quote`` per unit, updated at ``ts`` (ns)."""
 
     value: float
@@ -135,6 +134,10 @@ def underlying_of(position_type: str, symbol: str) -> str:
     return symbol
 
 
+_ONE, _PERP, _ASSET, _DEBT = range(4)
+"""How a key is valued (:meth:`PriceBook._plan`): 1, a perp mark series, + or − an asset's price."""
+
+
 class PriceBook:
     """Latest value of every price series; answers unit values per instrument key."""
 
@@ -171,11 +174,43 @@ class PriceBook:
         self.now_ns = 0
         self.version = 0
         """Counts the updates that changed a value; a valuer compares it to skip needless work."""
+        # Answers already computed for the current values and time: cleared whenever a value changes
+        # or the time moves (staleness), so a lookup repeated within a step costs one dict access.
+        # Only successful lookups are kept: an unusable price raises again, with its own message.
+        self._units: dict[str, float] = {}
+        self._assets: dict[str, float] = dict.fromkeys(NUMERAIRES, 1.0)
+        self._fixed_units: dict[str, float] = {}
+        self._cached = False
+        """True when ``_units`` or ``_assets`` hold answers that a price change or a clock step voids."""
+        """Unit values that never change nor go stale (USDT balances, PerpNotional): kept across clears."""
+        self._max_age_ns: dict[int, int] = {}
+        self._plans: dict[str, tuple[int, str]] = {}
+        self._reference_names: dict[str, str] = {}
+        self._bar_series: dict[tuple[str, str, str], str] = {}
 
     # --- market data in ------------------------------------------------------------------------
 
     def apply(self, message: Message) -> bool:
         """Take one market-data message; True when a value changed. Other messages are ignored."""
+        if type(message) is Bar:  # the common case first: _set inlined, no pattern matching
+            names = self._bar_series
+            where = (message.venue, message.symbol, message.market)
+            series = names.get(where)
+            if series is None:
+                series = names[where] = bar_series(*where)
+            ts = message.ts
+            if ts > self.now_ns:
+                self.advance(ts)
+            close = message.close
+            values = self._series
+            last = values.get(series)
+            values[series] = Quote(close, "USDT", ts, message.interval_s)
+            if last is None or last.value != close:
+                self.version += 1
+                if self._cached:
+                    self._forget()
+                return True
+            return False
         match message:
             case Bar(venue=venue, symbol=symbol, market=market, close=close, ts=ts, interval_s=interval):
                 return self._set(bar_series(venue, symbol, market), Quote(close, "USDT", ts, interval))
@@ -191,6 +226,7 @@ class PriceBook:
                 if self.lst_venues.get(token, venue) == venue:
                     previous = self._lst_rates.get(token)
                     self._lst_rates[token] = (lst_series(venue, token), quote)
+                    self._forget()
                     if not changed and (previous is None or previous[1].value != rate):
                         self.version += 1  # the rate in use moved (another venue's series took over)
                         changed = True
@@ -199,24 +235,48 @@ class PriceBook:
 
     def advance(self, ts: int) -> None:
         """The clock moved to ``ts`` (ns): staleness is judged against the newest time seen."""
-        self.now_ns = max(self.now_ns, ts)
+        if ts > self.now_ns:
+            self.now_ns = ts
+            if self._cached:
+                self._forget()
+
+    def _forget(self) -> None:
+        self._cached = False
+        units = self._units
+        units.clear()
+        if self._fixed_units:
+            units.update(self._fixed_units)
+        assets = self._assets
+        assets.clear()
+        for numeraire in NUMERAIRES:
+            assets[numeraire] = 1.0
 
     def _set(self, series: str, quote: Quote) -> bool:
-        self.advance(quote.ts)
+        if quote.ts > self.now_ns:
+            self.advance(quote.ts)
         previous = self._series.get(series)
         self._series[series] = quote
         if previous is None or previous.value != quote.value:
             self.version += 1
+            if self._cached:
+                self._forget()
             return True
         return False
 
     # --- lookups -------------------------------------------------------------------------------
 
     def max_age_ns(self, interval_s: int) -> int:
+        age_ns = self._max_age_ns.get(interval_s)
+        if age_ns is not None:
+            return age_ns
         for interval, age in self.max_age_s.items():
             if interval >= interval_s:
-                return age * NS_PER_S
-        return 3 * interval_s * NS_PER_S
+                age_ns = age * NS_PER_S
+                break
+        else:
+            age_ns = 3 * interval_s * NS_PER_S
+        self._max_age_ns[interval_s] = age_ns
+        return age_ns
 
     def _fresh(self, key: str, series: str, quote: Quote | None) -> Quote:
         if quote is None:
@@ -245,14 +305,25 @@ class PriceBook:
 
     def asset_price(self, asset: str, key: str | None = None, _seen: frozenset[str] = frozenset()) -> float:
         """Price of 1 ``asset`` in USDT."""
-        key = key or asset
+        if not _seen:
+            price = self._assets.get(asset)
+            if price is None:
+                price = self._assets[asset] = self._asset_price(asset, key or asset, _seen)
+                self._cached = True
+            return price
+        return self._asset_price(asset, key or asset, _seen)
+
+    def _asset_price(self, asset: str, key: str, _seen: frozenset[str]) -> float:
         if asset in NUMERAIRES:
             return 1.0
         if asset in _seen:
             raise MissingPrice(key, f"circular reference through {asset}")
         ref = self.references.get(asset)
         if ref is not None:
-            quote = self.series_value(key, reference_series(ref))
+            series = self._reference_names.get(asset)
+            if series is None:
+                series = self._reference_names[asset] = reference_series(ref)
+            quote = self._fresh(key, series, self._series.get(series))
             quote_asset = ref[3] if len(ref) == 4 else quote.quote
             if quote_asset in NUMERAIRES:
                 return quote.value
@@ -271,14 +342,64 @@ class PriceBook:
 
     def unit_value_usd(self, key: str) -> float:
         """Value in USDT of one unit of the instrument ``key`` (docs/accounting.md)."""
+        unit = self._units.get(key)
+        if unit is None:
+            unit = self._units[key] = self._unit_value_usd(key)
+            kind, name = self._plans[key]
+            if kind == _ONE or (kind != _PERP and name in NUMERAIRES):
+                self._fixed_units[key] = unit
+            else:
+                self._cached = True
+        return unit
+
+    def _unit_value_usd(self, key: str) -> float:
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(key)
+        kind, name = plan
+        if kind == _ASSET or kind == _DEBT:
+            price = self._assets.get(name)
+            if price is None:
+                price = self._reference_price(name)
+                if price is None:
+                    price = self.asset_price(name, key)
+            return price if kind == _ASSET else -price
+        if kind == _PERP:
+            return self._fresh(key, name, self._series.get(name)).value
+        return 1.0
+
+    def _reference_price(self, asset: str) -> float | None:
+        """The common case of :meth:`asset_price`, remembered like it: ``asset`` has a reference series
+        quoted in the numéraire and its quote is fresh. None for anything else (the full path decides)."""
+        series = self._reference_names.get(asset)
+        if series is None:
+            ref = self.references.get(asset)
+            if ref is None or asset in NUMERAIRES:
+                return None
+            series = self._reference_names[asset] = reference_series(ref)
+        quote = self._series.get(series)
+        if quote is None:
+            return None
+        ref = self.references[asset]
+        if (ref[3] if len(ref) == 4 else quote.quote) not in NUMERAIRES:
+            return None
+        limit = self._max_age_ns.get(quote.interval_s)
+        if limit is None or self.now_ns - quote.ts > limit:
+            return None
+        self._assets[asset] = price = quote.value
+        self._cached = True
+        return price
+
+    def _plan(self, key: str) -> tuple[int, str]:
+        """How ``key`` is valued: ``(kind, asset or series)``; parsed and checked once per key."""
         venue, position_type, symbol = parse(key)
         if position_type == "PerpNotional":
-            return 1.0
+            return _ONE, ""
         if position_type == "Perp":
-            return self.perp_mark(key, venue, symbol)
+            ref = self.perp_marks.get(key)
+            return _PERP, reference_series(ref) if ref is not None else bar_series(venue, symbol, "perp")
         underlying = underlying_of(position_type, symbol)
-        price = self.asset_price(underlying, key)
-        return -price if position_type == "debtToken" else price
+        return (_DEBT if position_type == "debtToken" else _ASSET), underlying
 
     def share_price(self, share_class: str) -> float:
         """Price of one unit of the share class in USDT (USDT: 1; ETH, BTC: their reference)."""

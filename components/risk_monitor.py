@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from basis.bus import subjects
 from basis.bus.bus import Bus
@@ -59,8 +60,7 @@ class LiquidationThresholds:
     emode_assets: frozenset[str] = field(default=ETH_CORRELATED)
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(NamedTuple):
     """What a :class:`RiskAssessment` carries."""
 
     level: RiskLevel
@@ -82,23 +82,34 @@ class Assessment:
 
 
 def margin_ratios(exposures: Mapping[str, Exposure]) -> dict[str, float]:
-    """Margin ratio of every venue holding a perp, venues sorted."""
-    by_venue: dict[str, list[tuple[str, str, Exposure]]] = {}
+    """Margin ratio of every venue holding a perp, venues sorted.
+
+    Per venue: (USDT + PerpNotional + Σ perps) / Σ |perps|, each sum taken left to right from 0.0 over
+    the keys in sorted order (one pass over the book)."""
+    sums: dict[str, list[float]] = {}
+    """venue -> [Σ |perp|, Σ USDT, Σ PerpNotional, Σ perp] over its keys, in key order."""
+    perps: set[str] = set()
     for k in sorted(exposures):
         venue, position_type, symbol = parse(k)
-        by_venue.setdefault(venue, []).append((position_type, symbol, exposures[k]))
+        if position_type == "Perp":
+            value = exposures[k].value_usd
+            acc = sums.get(venue)
+            if acc is None:
+                acc = sums[venue] = [0.0, 0.0, 0.0, 0.0]
+            acc[0] += abs(value)
+            acc[3] += value
+            perps.add(venue)
+        elif position_type == "PerpNotional" or (position_type == "BaseToken" and symbol == "USDT"):
+            acc = sums.get(venue)
+            if acc is None:
+                acc = sums[venue] = [0.0, 0.0, 0.0, 0.0]
+            acc[2 if position_type == "PerpNotional" else 1] += exposures[k].value_usd
     ratios: dict[str, float] = {}
-    for venue in sorted(by_venue):
-        rows = by_venue[venue]
-        perps = [e.value_usd for t, _, e in rows if t == "Perp"]
-        if not perps:
-            continue
-        gross = ordered_sum(abs(v) for v in perps)
+    for venue in sorted(perps):
+        gross, usdt, notional, total = sums[venue]
         if gross == 0.0:
             continue
-        usdt = ordered_sum(e.value_usd for t, s, e in rows if t == "BaseToken" and s == "USDT")
-        notional = ordered_sum(e.value_usd for t, _, e in rows if t == "PerpNotional")
-        ratios[venue] = (usdt + notional + ordered_sum(perps)) / gross
+        ratios[venue] = (usdt + notional + total) / gross
     return ratios
 
 
@@ -108,6 +119,8 @@ def aave_health(
     """``(health factor, LTV)`` from the aToken and debtToken values."""
     collateral: list[tuple[str, float]] = []
     debt: list[tuple[str, float]] = []
+    if not any(":aToken:" in k or ":debtToken:" in k for k in exposures):
+        return None, None
     for k in sorted(exposures):
         _, position_type, symbol = parse(k)
         if position_type == "aToken":
@@ -127,6 +140,15 @@ def aave_health(
     health = weighted / total_debt if total_debt > 0.0 else None
     ltv = total_debt / total_collateral if total_collateral > 0.0 else None
     return health, ltv
+
+
+def _check_below(
+    breaches: list[tuple[int, str]], value: float, warning: float, critical: float, name: str
+) -> None:
+    if value < critical:
+        breaches.append((2, f"{name}<{critical:g}"))
+    elif value < warning:
+        breaches.append((1, f"{name}<{warning:g}"))
 
 
 class RiskBook:
@@ -155,18 +177,14 @@ class RiskBook:
         exposures = snapshot.exposures
         breaches: list[tuple[int, str]] = []
 
-        def check_below(value: float, warning: float, critical: float, name: str) -> None:
-            if value < critical:
-                breaches.append((2, f"{name}<{critical:g}"))
-            elif value < warning:
-                breaches.append((1, f"{name}<{warning:g}"))
-
         ratios = margin_ratios(exposures)
         for venue, ratio in ratios.items():
-            check_below(ratio, limits.margin_warning, limits.margin_critical, f"margin_ratio:{venue}")
+            if ratio < limits.margin_critical or ratio < limits.margin_warning:
+                name = f"margin_ratio:{venue}"
+                _check_below(breaches, ratio, limits.margin_warning, limits.margin_critical, name)
         health, ltv = aave_health(exposures, self.thresholds)
         if health is not None:
-            check_below(health, limits.health_warning, limits.health_critical, "health_factor")
+            _check_below(breaches, health, limits.health_warning, limits.health_critical, "health_factor")
         drift = 0.0
         asset = self.hedged_asset
         if asset is not None and exposures:
@@ -183,15 +201,10 @@ class RiskBook:
                         breaches.append((2, f"delta_drift:{asset}>{limits.drift_critical:g}"))
                     elif drift > limits.drift_warning:
                         breaches.append((1, f"delta_drift:{asset}>{limits.drift_warning:g}"))
-        severity = max((s for s, _ in breaches), default=0)
-        return Assessment(
-            level=LEVELS[severity],
-            margin_ratios=ratios,
-            health_factor=health,
-            ltv=ltv,
-            delta_drift=drift,
-            breaches=tuple(b for _, b in breaches),
-        )
+        if not breaches:
+            return Assessment("ok", ratios, health, ltv, drift, ())
+        severity = max(s for s, _ in breaches)
+        return Assessment(LEVELS[severity], ratios, health, ltv, drift, tuple(b for _, b in breaches))
 
 
 class RiskMonitor(Component):
@@ -220,12 +233,17 @@ class RiskMonitor(Component):
             subjects.evt("exposure", "snapshot"), self.on_exposure, types=(ExposureSnapshot,)
         )
 
-    async def on_market_data(self, message: Message) -> None:
-        self.risk.on_market_data(message)
+    def on_market_data(self, message: Message) -> None:
+        self.risk.prices.apply(message)  # = self.risk.on_market_data(message)
 
-    async def on_clock(self, message: ClockTicked) -> None:
+    def on_clock(self, message: ClockTicked) -> None:
         self.risk.prices.advance(message.ts)
 
     async def on_exposure(self, message: ExposureSnapshot) -> None:
-        assessment = self.risk.assess(message)
-        await self.emit(self.make(RiskAssessment, cause=message, **assessment.fields()))
+        a = self.risk.assess(message)
+        # = self.make(RiskAssessment, cause=message, **a.fields()), built directly
+        await self.emit(RiskAssessment(
+            id=self.ids.next_id(), ts=self.clock.now_ns(), causation_id=message.id,
+            correlation_id=message.correlation_id or message.id, level=a.level, margin_ratios=a.margin_ratios,
+            health_factor=a.health_factor, ltv=a.ltv, delta_drift=a.delta_drift, breaches=a.breaches,
+        ))

@@ -14,6 +14,8 @@ class BacktestRequest:
     environment: str = "all-simulation"
     data: Sequence[Path] = ()
     """Extra data roots after the bundled one; a later root extends an earlier one in time."""
+    bundled_data: bool = True
+    """Replay the bundled dataset (the first root). False: only ``data`` (e.g. a synthetic benchmark root)."""
     start: int | None = None
     """Window start, ns UTC (default: the span where all the mode's series exist)."""
     end: int | None = None

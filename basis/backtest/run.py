@@ -72,13 +72,15 @@ class Collector:
     rejected_total: int = 0
     dead_letters: list[str] = field(default_factory=list)
 
-    async def on_pnl(self, message: PnlSnapshot) -> None:
+    def on_pnl(self, message: PnlSnapshot) -> None:
         if message.ts < self.opens:
             return
         self.last_pnl = message
-        self.metrics.observe(message.ts, message.equity, message.net_flows, dict(message.attribution), dict(self.risk))
+        # the snapshot's attribution and the risk figures are never changed once made (on_risk makes a
+        # new dict each time), so the metrics may keep them as they are
+        self.metrics.observe(message.ts, message.equity, message.net_flows, message.attribution, self.risk)
 
-    async def on_risk(self, message: RiskAssessment) -> None:
+    def on_risk(self, message: RiskAssessment) -> None:
         risk = {f"margin_ratio:{venue}": ratio for venue, ratio in message.margin_ratios.items()}
         if message.health_factor is not None:
             risk["health_factor"] = message.health_factor
@@ -87,7 +89,7 @@ class Collector:
         risk["delta_drift"] = message.delta_drift
         self.risk = risk
 
-    async def on_outcome(self, message: InstructionFilled | InstructionRejected) -> None:
+    def on_outcome(self, message: InstructionFilled | InstructionRejected) -> None:
         if message.venue == "router":
             return
         self.instructions_total += 1
@@ -107,10 +109,13 @@ class Collector:
 
 def default_run_id(request: BacktestRequest, window: tuple[int, int], capital: float) -> str:
     """Same inputs, same id: ``<mode>-<start date>-<hash of the inputs>``."""
-    inputs = json.dumps(
-        {"mode": request.mode, "env": request.environment, "window": window, "capital": capital,
-         "data": [str(p) for p in request.data], "flows": str(request.flows or ""),
-         "overrides": dict(request.overrides)}, sort_keys=True, default=str)
+    fields: dict[str, Any] = {
+        "mode": request.mode, "env": request.environment, "window": window, "capital": capital,
+        "data": [str(p) for p in request.data], "flows": str(request.flows or ""),
+        "overrides": dict(request.overrides)}
+    if not request.bundled_data:
+        fields["bundled_data"] = False
+    inputs = json.dumps(fields, sort_keys=True, default=str)
     return f"{request.mode}-{iso(window[0])[:10]}-{hashlib.sha256(inputs.encode()).hexdigest()[:10]}"
 
 
@@ -122,7 +127,9 @@ class Backtest:
         self.config: RunConfig = load_run_config(
             request.mode, request.environment, root=request.config_root, overrides=request.overrides or None
         )
-        self.roots = [DATA_ROOT, *request.data]
+        self.roots = [DATA_ROOT, *request.data] if request.bundled_data else list(request.data)
+        if not self.roots:
+            raise BacktestError("no data root: without the bundled data, pass --data")
         for root in request.data:
             if not Path(root).is_dir():
                 raise BacktestError(f"--data {root}: not a directory")
@@ -208,11 +215,11 @@ class Backtest:
         def ids(name: str) -> SequentialIds:
             return SequentialIds("", name)
 
-        async def record(envelope: Envelope) -> None:
+        def record(envelope: Envelope) -> None:  # plain: the in-process transport calls it directly
             writer.append(envelope.subject, envelope.data)
 
         for pattern in DURABLE:
-            await transport.subscribe(pattern, record)
+            await transport.subscribe(pattern, record)  # in-process: a plain function is called directly
 
         collector = Collector(share, opens=self.window[0])
         feed_name = "market-data"

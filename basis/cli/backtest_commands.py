@@ -29,6 +29,8 @@ def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @click.option("--mode", required=True, help="Strategy mode, e.g. pure_lending_usdt, btc_basis, eth_basis.")
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
               help="Another data root in the bundled layout (repeatable; a later root extends an earlier one).")
+@click.option("--no-bundled-data", "no_bundled", is_flag=True,
+              help="Replay only the --data roots, not the bundled dataset (e.g. a synthetic benchmark root).")
 @click.option("--start", callback=_utc, help="Window start, UTC (default: where all the mode's series exist).")
 @click.option("--end", callback=_utc, help="Window end, UTC, exclusive.")
 @click.option("--capital", type=float, default=None, help="Initial capital in the share class (default: the mode's).")
@@ -42,16 +44,16 @@ def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a mode key (repeatable).")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def backtest(mode: str, data: tuple[Path, ...], start: int | None, end: int | None, capital: float | None,
-             flows: Path | None, out: Path, store: str | None, environment: str, run_id: str | None,
-             overrides: tuple[str, ...], no_report: bool, quiet: bool) -> None:
+def backtest(mode: str, data: tuple[Path, ...], no_bundled: bool, start: int | None, end: int | None,
+             capital: float | None, flows: Path | None, out: Path, store: str | None, environment: str,
+             run_id: str | None, overrides: tuple[str, ...], no_report: bool, quiet: bool) -> None:
     """Backtest MODE on historical data; writes summary.json, report.html and the run's event log."""
     from basis.backtest import Backtest, BacktestRequest
     from basis.configs import parse_overrides
 
-    request = BacktestRequest(mode=mode, environment=environment, data=data, start=start, end=end,
-                              capital=capital, flows=flows, out=out, store=store, run_id=run_id,
-                              overrides=parse_overrides(overrides), report=not no_report)
+    request = BacktestRequest(mode=mode, environment=environment, data=data, bundled_data=not no_bundled,
+                              start=start, end=end, capital=capital, flows=flows, out=out, store=store,
+                              run_id=run_id, overrides=parse_overrides(overrides), report=not no_report)
     run = Backtest(request)  # every input is checked here, before anything runs
     show = not quiet and sys.stderr.isatty()
     if show:

@@ -15,6 +15,11 @@ A publish made while a delivery is running (from a handler, or from another task
 suspended on real I/O) is queued and delivered by the running loop, in FIFO order. A ``request`` made
 from a handler delivers queued messages itself until its reply arrives.
 
+Handlers may also be plain functions (called without a coroutine: for handlers that only record or
+update state). A message handed over as an object (``Envelope.message``) skips the handlers whose
+``accepts`` types do not include it (see :data:`~basis.bus.transport.base.Handler`); the others are called
+in the same order as without that shortcut.
+
 Wildcards follow NATS (``*`` one token, ``>`` one or more trailing tokens). A handler that raises is
 logged and counted in :attr:`InProcessTransport.handler_errors`; it never stops delivery to the other
 subscribers, as on NATS. Headers mappings are shared with subscribers, not copied: treat them as
@@ -30,10 +35,11 @@ import logging
 from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from ..errors import RequestTimeout, SubjectError, TransportError
 from ..subjects import stream_of, tokens_match, validate_pattern
-from .base import Envelope, Handler
+from .base import ACCEPTS, DIRECT, Envelope, Handler
 
 log = logging.getLogger("basis.bus.inprocess")
 
@@ -80,6 +86,7 @@ class InProcessTransport:
     def __init__(self) -> None:
         self._subs: list[InProcessSubscription] = []
         self._routes: dict[str, tuple[Handler, ...]] = {}
+        self._typed_routes: dict[type, dict[str, tuple[tuple[Any, Any], ...]]] = {}
         self._queue: deque[Envelope] = deque()
         self._depth = 0
         self._inbox = f"{_INBOX_PREFIX}.{next(_instances)}"
@@ -117,12 +124,30 @@ class InProcessTransport:
         self._routes[subject] = route
         return route
 
+    def _typed_route(self, subject: str, kind: type) -> tuple[tuple[Any, Any], ...]:
+        """What to call for a message object of type ``kind`` on ``subject``: ``(call, owner)`` per handler
+        that accepts the type (queue groups: all): a handler's ``direct`` shortcut (see
+        :data:`~basis.bus.transport.base.DIRECT`), else ``(handler, None)``, called with the envelope."""
+        route = self._routes.get(subject)
+        if route is None:
+            route = self._route(subject)
+        typed: list[tuple[Any, Any]] = []
+        for handler in route:
+            accepts = getattr(handler, ACCEPTS, None)
+            if accepts is not None and not issubclass(kind, accepts):
+                continue
+            direct = getattr(handler, DIRECT, None)
+            typed.append(tuple(direct) if accepts is not None and direct is not None else (handler, None))
+        self._typed_routes.setdefault(kind, {})[subject] = result = tuple(typed)
+        return result
+
     def _remove(self, sub: InProcessSubscription) -> None:
         try:
             self._subs.remove(sub)
         except ValueError:
             return
         self._routes.clear()
+        self._typed_routes.clear()
 
     # --- delivery --------------------------------------------------------------------------------
 
@@ -130,21 +155,49 @@ class InProcessTransport:
         """Deliver queued messages in FIFO order until the queue is empty (or ``until`` is done)."""
         queue = self._queue
         routes = self._routes
+        typed_routes = self._typed_routes
         self._depth += 1
         try:
             while queue:
                 if until is not None and until.done():
                     return
                 envelope = queue.popleft()
-                route = routes.get(envelope.subject)
-                if route is None:
-                    route = self._route(envelope.subject)
-                for handler in route:
-                    try:
-                        await handler(envelope)
-                    except Exception:
-                        self.handler_errors += 1
-                        log.exception("handler failed on %s", envelope.subject)
+                message = envelope.message
+                if message is None:
+                    route = routes.get(envelope.subject)
+                    if route is None:
+                        route = self._route(envelope.subject)
+                    for handler in route:
+                        try:
+                            pending = handler(envelope)
+                            if pending is not None:
+                                await pending
+                        except Exception:
+                            self.handler_errors += 1
+                            log.exception("handler failed on %s", envelope.subject)
+                else:
+                    by_subject = typed_routes.get(type(message))
+                    typed = by_subject.get(envelope.subject) if by_subject is not None else None
+                    if typed is None:
+                        typed = self._typed_route(envelope.subject, type(message))
+                    for call, owner in typed:
+                        try:
+                            if owner is None:
+                                pending = call(envelope)
+                                if pending is not None:
+                                    await pending
+                                continue
+                            try:
+                                pending = call(message)  # a plain function returns None: no coroutine
+                                if pending is not None:
+                                    await pending
+                            except Exception as exc:  # noqa: BLE001  # the bus logs it and dead-letters
+                                await owner.handler_failed(envelope, exc)
+                            else:
+                                owner.processed += 1
+                        except Exception:
+                            self.handler_errors += 1
+                            log.exception("handler failed on %s", envelope.subject)
                 self.delivered += 1
         finally:
             self._depth -= 1
@@ -164,6 +217,23 @@ class InProcessTransport:
         if not self._depth:
             await self._drain()
 
+    def publish_nowait(
+        self,
+        subject: str,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
+        message: object | None = None,
+    ) -> bool:
+        """:meth:`publish` from inside a delivery, without a coroutine: queue the message behind the
+        delivery that is running and return True. Return False, queuing nothing, when no delivery runs
+        (then :meth:`publish` must be awaited to deliver it)."""
+        if not self._depth:
+            return False
+        if subject not in self._routes:
+            self._route(subject)  # validates the subject before it is queued
+        self._queue.append(Envelope(subject, data, _NO_HEADERS if headers is None else headers, "", message))
+        return True
+
     async def subscribe(self, pattern: str, handler: Handler, *, queue: str = "") -> InProcessSubscription:
         if self._closed:
             raise TransportError("transport is closed")
@@ -171,6 +241,7 @@ class InProcessTransport:
         sub = InProcessSubscription(self, pattern, handler, queue)
         self._subs.append(sub)
         self._routes.clear()
+        self._typed_routes.clear()
         return sub
 
     # --- request / reply -------------------------------------------------------------------------
@@ -222,6 +293,7 @@ class InProcessTransport:
         self._closed = True
         self._subs.clear()
         self._routes.clear()
+        self._typed_routes.clear()
         for future in self._waiting.values():
             future.cancel()
         self._waiting.clear()

@@ -126,6 +126,8 @@ class MarketDataFeed(Component):
         clock = self.sim_clock
         current: int | None = None
         ticks = 0
+        emit = self.emit
+        published: dict[type, int] = {}  # per message type, folded into ``counts`` at the end
         for message in merge(self._streams(), start=self.window_start, end=self.window_end):
             ts = message.ts
             if ts != current:
@@ -139,8 +141,11 @@ class MarketDataFeed(Component):
                         break
                 clock.advance_to(ts)
                 current = ts
-            await self.emit(message)
-            counts[KIND_OF.get(type(message), type(message).__name__)] += 1
+            await emit(message)
+            kind = type(message)
+            published[kind] = published.get(kind, 0) + 1
+        for kind, n in published.items():
+            counts[KIND_OF.get(kind, kind.__name__)] += n
         if current is not None:
             await self._tick()
             ticks += 1
@@ -151,5 +156,6 @@ class MarketDataFeed(Component):
         return dict(counts)
 
     async def _tick(self, *, final: bool = False) -> None:
-        await self.emit(self.make(ClockTicked, final=final))
+        # = self.emit(self.make(ClockTicked, final=final)), built directly (once per distinct time)
+        await self.emit(ClockTicked(id=self.ids.next_id(), ts=self.clock.now_ns(), final=final))
         self.counts["clock"] += 1

@@ -24,6 +24,7 @@ import io
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
@@ -229,27 +230,37 @@ class FileScan:
             ts_col = columns[0]
             picks = [index[c] for c in columns]
             value_at = picks[1:]
+            pick_values = itemgetter(*value_at) if len(value_at) > 1 else (lambda row: (row[value_at[0]],))
+            unix_seconds = ts_col in UNIX_SECONDS_COLUMNS
+            values = self.values
+            isfinite = math.isfinite
             previous = -(2**63)
             for row in reader:
                 line = self._line = reader.line_num
-                if not row:
-                    continue
                 if len(row) != width:
+                    if not row:
+                        continue
                     raise MalformedRowError(path, line, None, f"expected {width} fields, got {len(row)}")
-                ts = _time(path, line, ts_col, row[ts_at]) + shift
+                text = row[ts_at]
+                try:
+                    ts = (int(text) * NS if unix_seconds else parse_utc(text)) + shift
+                except ValueError:
+                    ts = _time(path, line, ts_col, text) + shift  # raises, naming the problem
                 if ts <= previous:
                     if ts == previous:
                         self.duplicates += 1
                         continue
                     raise NonMonotonicError(path, line, iso(ts - shift), iso(previous - shift))
                 previous = ts
-                if not self.values:
+                if not values:
                     yield ts, []
                     continue
                 try:
-                    numbers = [_number(row[i]) for i in value_at]
+                    numbers = list(map(float, pick_values(row)))
                 except ValueError:
                     raise _diagnose(path, line, columns, [row[i] for i in picks]) from None
+                if not isfinite(sum(numbers)) and not all(map(isfinite, numbers)):  # a nan or infinity
+                    raise _diagnose(path, line, columns, [row[i] for i in picks])
                 yield ts, numbers
 
 

@@ -3,8 +3,10 @@
 :func:`write_synthetic` writes, per symbol, spot and perp 1-minute bars and 8h funding rates:
 ``cex/<venue>/<SYMBOL>_spot_1m.csv.gz``, ``cex/<venue>/<SYMBOL>_perp_1m.csv.gz``,
 ``cex/<venue>/<SYMBOL>_funding.csv``. The spot price is a geometric random walk; the perp trades at a
-mean-reverting basis to spot; funding follows the basis. The same seed and window give byte-identical
-files, which the ordinary loaders read like any other root.
+mean-reverting basis to spot; funding follows the basis. :func:`write_synthetic_gas` adds a gas-price
+file, so that a root can hold everything a CEX mode needs (with ``interval_s=3600`` the bar files are
+the ones the venue configs name). The same seed and window give byte-identical files, which the
+ordinary loaders read like any other root.
 """
 
 from __future__ import annotations
@@ -62,6 +64,49 @@ def write_synthetic(
     for n, (symbol, price) in enumerate(sorted(prices.items())):
         rng = random.Random(seed * 1_000_003 + n)
         _write_symbol(folder, symbol, label, price, rng, start, end, interval_s, annual_vol, compresslevel)
+    return discover([root])
+
+
+def write_synthetic_gas(
+    root: Path,
+    *,
+    start: int,
+    end: int,
+    chain: str = "ethereum",
+    interval_s: int = 3_600,
+    seed: int = 7,
+    compresslevel: int = 1,
+) -> Catalogue:
+    """Write ``gas/<chain>_gas_<n>h.csv.gz``: one sampled block per nominal time in ``[start, end)``.
+
+    Like the bundled file, each block is mined a minute before its nominal time (so gas prices arrive at
+    their own clock instants); the base fee is a geometric random walk around 20 gwei, the median priority
+    fee a lognormal around 0.3 gwei. Returns the catalogue of ``root``.
+    """
+    if interval_s <= 0 or interval_s % 3_600:
+        raise ValueError("interval_s must be a positive whole number of hours")
+    if end <= start:
+        raise ValueError("empty window")
+    folder = root / "gas"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed * 1_000_003 + 977)
+    gauss, expo = rng.gauss, math.exp
+    step = interval_s * NS
+    ts = -(-start // step) * step
+    log_fee = math.log(20.0)
+    rows: list[str] = []
+    path = folder / f"{chain}_gas_{interval_s // 3_600}h.csv.gz"
+    with gzip.open(path, "wt", compresslevel=compresslevel, newline="", encoding="utf-8") as out:
+        out.write("timestamp,block_timestamp,base_fee_gwei,priority_fee_p50_gwei\n")
+        while ts < end:
+            log_fee += 0.05 * (math.log(20.0) - log_fee) + gauss(0.0, 0.1)
+            priority = 0.3 * expo(gauss(0.0, 0.5))
+            rows.append(f"{_stamp(ts)},{ts // NS - 61},{expo(log_fee):.4f},{priority:.4f}\n")
+            if len(rows) >= 10_000:
+                out.write("".join(rows))
+                rows.clear()
+            ts += step
+        out.write("".join(rows))
     return discover([root])
 
 

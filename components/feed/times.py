@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 
 NS = 1_000_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAYS: dict[str, int] = {}
+_DAYS_LIMIT = 100_000
+_TWO_DIGITS: dict[str, int] = {f"{i:02d}": i for i in range(60)}
 
 
-@lru_cache(maxsize=8192)
 def _epoch_day(text: str) -> int:
-    return date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL
+    """Days since 1970-01-01 of ``YYYY-MM-DD`` (memoised: a data file repeats each date many times)."""
+    day = _DAYS.get(text)
+    if day is None:
+        day = date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL
+        if len(_DAYS) < _DAYS_LIMIT:
+            _DAYS[text] = day
+    return day
 
 
 def parse_utc(text: str, *, naive_is_utc: bool = False) -> int:
@@ -22,6 +29,13 @@ def parse_utc(text: str, *, naive_is_utc: bool = False) -> int:
     """
     if len(text) == 20 and text[10] == "T" and text[19] == "Z" and text[13] == ":" and text[16] == ":":
         hour, minute, second = text[11:13], text[14:16], text[17:19]
+        h, m, s = _TWO_DIGITS.get(hour, 99), _TWO_DIGITS.get(minute, 99), _TWO_DIGITS.get(second, 99)
+        if h < 24 and m < 60 and s < 60:  # the common case: ASCII two-digit fields in range
+            try:
+                day = _epoch_day(text[:10])
+            except ValueError:
+                raise ValueError(f"not a valid date: {text!r}") from None
+            return (((day * 24 + h) * 60 + m) * 60 + s) * NS
         if hour.isdigit() and minute.isdigit() and second.isdigit():
             h, m, s = int(hour), int(minute), int(second)
             if h < 24 and m < 60 and s < 60:

@@ -207,7 +207,7 @@ class Strategy(Component):
             subjects.cmd("fund", "withdraw"), self.on_withdrawal, types=(InvestorWithdrawal,)
         )
 
-    async def on_market_data(self, message: Message) -> None:
+    def on_market_data(self, message: Message) -> None:
         self.prices.apply(message)
 
     async def on_clock(self, message: ClockTicked) -> None:
@@ -218,18 +218,18 @@ class Strategy(Component):
         if self._due and self.prices.version == self._risk_prices_version:
             await self.evaluate(message)
 
-    async def on_positions(self, message: PositionSnapshot) -> None:
+    def on_positions(self, message: PositionSnapshot) -> None:
         self.positions = dict(message.positions)
         self.unbooked.discard(message.causation_id)
 
-    async def on_exposure(self, message: ExposureSnapshot) -> None:
+    def on_exposure(self, message: ExposureSnapshot) -> None:
         self.exposure = message
 
-    async def on_risk(self, message: RiskAssessment) -> None:
+    def on_risk(self, message: RiskAssessment) -> None:
         self.risk = message
         self._risk_prices_version = self.prices.version
 
-    async def on_event(self, message: Message) -> None:
+    def on_event(self, message: Message) -> None:
         match message:
             case RouteCompleted(instruction_id=iid, filled=filled, reason=reason):
                 if iid in self.outstanding.router:
@@ -386,8 +386,11 @@ class Strategy(Component):
     def deviation(self, view: View, target: Target) -> tuple[float, str]:
         """The largest |target − current| × unit value over the target's keys, as a fraction of equity."""
         worst, at = 0.0, ""
-        for key in sorted(target.positions):
-            gap = abs(target.positions[key] - view.qty(key)) * abs(view.unit_usd(key))
+        wanted = target.positions
+        held = view.positions
+        unit_usd = view.prices.unit_value_usd  # = view.unit_usd
+        for key in sorted(wanted):
+            gap = abs(wanted[key] - held.get(key, 0.0)) * abs(unit_usd(key))
             if gap > worst:
                 worst, at = gap, key
         if worst == 0.0:

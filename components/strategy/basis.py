@@ -22,6 +22,7 @@ venues that need it (through the wallet). See :mod:`.basis_plan` for how orders 
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
@@ -33,6 +34,9 @@ from .view import Order, Target, View
 
 if TYPE_CHECKING:
     from basis.configs.models import ModeConfig
+
+_CexKeys = tuple[str, str, str, float, str | None]
+"""(venue, perp key, quote key, hedge share, asset key or None) of a CEX venue in :meth:`BasisStrategy.target`."""
 
 ADVERSE_MOVE = 0.10
 """Price rise a fresh short survives before its venue reaches the margin warning (sizes the buffer)."""
@@ -60,21 +64,38 @@ class BasisStrategy(Strategy):
 
     # --- keys and book readings -------------------------------------------------------------------
 
-    @property
+    @cached_property
     def spot_key(self) -> str:
         return instruments.token(self.params.spot_venue, self.params.asset)
 
+    @cached_property
+    def _perp_keys(self) -> dict[str, tuple[str, str, str]]:
+        """venue -> (perp key, perp notional key, quote token key), built once per venue."""
+        return {}
+
+    def _venue_keys(self, venue: str) -> tuple[str, str, str]:
+        keys = self._perp_keys.get(venue)
+        if keys is None:
+            symbol = self.params.symbol
+            keys = self._perp_keys[venue] = (
+                instruments.perp(venue, symbol),
+                instruments.perp_notional(venue, symbol),
+                instruments.token(venue, self.params.quote),
+            )
+        return keys
+
     def perp_key(self, venue: str) -> str:
-        return instruments.perp(venue, self.params.symbol)
+        return self._venue_keys(venue)[0]
 
     def mark(self, view: View, venue: str) -> float:
-        return view.unit_usd(self.perp_key(venue))
+        return view.unit_usd(self._venue_keys(venue)[0])
 
     def unrealised(self, view: View, venue: str) -> float:
         """PerpNotional + contracts × mark at ``venue`` (0 without a position)."""
-        contracts = view.qty(self.perp_key(venue))
-        notional = view.qty(instruments.perp_notional(venue, self.params.symbol))
-        return notional + (contracts * self.mark(view, venue) if contracts else 0.0)
+        perp_key, notional_key, _ = self._venue_keys(venue)
+        contracts = view.qty(perp_key)
+        notional = view.qty(notional_key)
+        return notional + (contracts * view.unit_usd(perp_key) if contracts else 0.0)
 
     def hedge_size(self, view: View) -> float:
         """Units of the asset shorted across the hedge venues (positive)."""
@@ -82,11 +103,12 @@ class BasisStrategy(Strategy):
 
     def margin_ratio(self, view: View, venue: str) -> float | None:
         """(USDT + PerpNotional + contracts × mark) / |contracts × mark|; None without a position."""
-        contracts = view.qty(self.perp_key(venue))
+        perp_key, _, quote_key = self._venue_keys(venue)
+        contracts = view.qty(perp_key)
         if not contracts:
             return None
-        equity = view.token(venue, self.params.quote) + self.unrealised(view, venue)
-        return equity / abs(contracts * self.mark(view, venue))
+        equity = view.qty(quote_key) + self.unrealised(view, venue)
+        return equity / abs(contracts * view.unit_usd(perp_key))
 
     # --- hooks --------------------------------------------------------------------------------------
 
@@ -94,23 +116,36 @@ class BasisStrategy(Strategy):
         """``Q``: units of the asset held long (and shorted) when ``deployable_usd`` is invested."""
         return deployable_usd / ((1.0 + self.params.margin_buffer) * view.price(self.params.asset))
 
+    @cached_property
+    def _target_keys(self) -> tuple[tuple[_CexKeys, ...], tuple[tuple[str, str], ...], frozenset[str]]:
+        """What :meth:`target` sets, in its order: per CEX venue (venue, perp key, quote key, share,
+        asset key or None), the wallet keys with their asset, and the legs."""
+        p = self.params
+        cex = tuple(
+            (venue, self.perp_key(venue), instruments.token(venue, p.quote), p.allocation.get(venue, 0.0),
+             instruments.token(venue, p.asset) if venue != p.spot_venue else None)
+            for venue in p.cex_venues
+        )
+        assets = dict.fromkeys((p.quote, p.asset))
+        wallet = tuple((instruments.token(p.wallet, asset), asset) for asset in assets)
+        legs = frozenset({self.spot_key, *(self.perp_key(v) for v in p.allocation)})
+        return cex, wallet, legs
+
     def target(self, view: View, deployable_usd: float) -> Target:
         p = self.params
         size = self.size_for(view, deployable_usd)
+        cex, wallet, legs = self._target_keys
         positions: dict[str, float] = {self.spot_key: size}
         for venue, share in p.allocation.items():
             positions[self.perp_key(venue)] = -share * size
-        for venue in p.cex_venues:
-            share = p.allocation.get(venue, 0.0)
-            margin = p.margin_buffer * share * size * self.mark(view, venue) if share else 0.0
+        for venue, perp_key, quote_key, share, asset_key in cex:
+            margin = p.margin_buffer * share * size * view.unit_usd(perp_key) if share else 0.0
             cover = -min(0.0, self.unrealised(view, venue)) if share else 0.0
-            positions[instruments.token(venue, p.quote)] = margin + cover
-            if venue != p.spot_venue:
-                positions[instruments.token(venue, p.asset)] = 0.0
-        for asset in dict.fromkeys((p.quote, p.asset)):
-            owed = view.withdrawing if asset == p.share_class else 0.0
-            positions[instruments.token(p.wallet, asset)] = owed
-        legs = frozenset({self.spot_key, *(self.perp_key(v) for v in p.allocation)})
+            positions[quote_key] = margin + cover
+            if asset_key is not None:
+                positions[asset_key] = 0.0
+        for key, asset in wallet:
+            positions[key] = view.withdrawing if asset == p.share_class else 0.0
         return Target(positions=positions, legs=legs)
 
     def deployed_usd(self, view: View) -> float:

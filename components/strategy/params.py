@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 def _check_fraction(name: str, value: float, *, open_low: bool = True, high: float = 1.0) -> None:
@@ -153,7 +154,7 @@ class BasisParams(StrategyParams):
                 f"share class {self.share_class} must be the quote {self.quote} or the asset {self.asset}"
             )
 
-    @property
+    @cached_property
     def symbol(self) -> str:
         """The spot and perp symbol, e.g. ``BTCUSDT``."""
         return f"{self.asset}{self.quote}"
@@ -162,7 +163,7 @@ class BasisParams(StrategyParams):
     def opening_ratio(self) -> float:
         return self.margin_warning if self.open_margin_ratio is None else self.open_margin_ratio
 
-    @property
+    @cached_property
     def cex_venues(self) -> tuple[str, ...]:
         """The spot venue first, then the hedge venues in allocation order."""
         return (self.spot_venue, *(v for v in self.allocation if v != self.spot_venue))

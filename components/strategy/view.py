@@ -19,7 +19,7 @@ from basis.bus.messages import (
     Transfer,
     Withdraw,
 )
-from basis.components.pricing import PriceBook, book_value, share_units
+from basis.components.pricing import PriceBook
 from basis.components.router.actions import HEDGE, LENDING, ROUTER, SPOT, SWAP, WALLET_TRANSFER
 
 
@@ -41,15 +41,19 @@ class View:
     def __post_init__(self) -> None:
         """Values the book as the monitors do (same price book, same order of addition); raises
         :class:`~basis.components.pricing.PriceError` when a price is missing or stale."""
-        units = share_units(self.prices, self.positions, "USDT")
-        object.__setattr__(self, "equity_usd", book_value(self.positions, units))
+        positions = self.positions
+        unit_value_usd = self.prices.unit_value_usd
+        equity = 0.0  # = book_value(positions, share_units(prices, positions, "USDT")): same terms, same order
+        for key in sorted(positions):
+            equity += positions[key] * unit_value_usd(key)
+        object.__setattr__(self, "equity_usd", equity)
         object.__setattr__(self, "share_price", self.prices.share_price(self.share_class))
 
     def qty(self, key: str) -> float:
         return self.positions.get(key, 0.0)
 
     def token(self, venue: str, asset: str) -> float:
-        return self.qty(instruments.token(venue, asset))
+        return self.positions.get(instruments.token(venue, asset), 0.0)
 
     def price(self, asset: str) -> float:
         return self.prices.asset_price(asset)

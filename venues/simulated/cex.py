@@ -116,15 +116,41 @@ class CexAccount:
         for instrument, series in self.sources.items():
             self.followers.setdefault(series, []).append(instrument)
         self.prices: dict[str, PriceHistory] = {i: PriceHistory(history) for i in self.sources}
+        # Looked up on every bar and every margin check: derived once from the instruments.
+        self._follow: dict[tuple[str, str, str], tuple[tuple[str, PriceHistory], ...]] = {
+            (series.venue, series.symbol, series.market): tuple((i, self.prices[i]) for i in followers)
+            for series, followers in self.followers.items()
+        }
+        self._perps: tuple[tuple[str, str, str, PriceHistory], ...] = tuple(
+            (symbol, keys.perp(venue, symbol), keys.perp_notional(venue, symbol), self.prices[instrument])
+            for instrument in self.sources
+            for symbol, market in (parse_instrument(instrument),)
+            if market == "perp"
+        )
+        """``(symbol, perp key, notional key, mark history)`` of every perpetual, in instrument order."""
+        self._marks_perp: dict[tuple[str, str, str], bool] = {
+            series: any(parse_instrument(i)[1] == "perp" for i, _ in followers)
+            for series, followers in self._follow.items()
+        }
 
     # --- prices ------------------------------------------------------------------------------------
 
     def on_bar(self, bar: Bar) -> list[str]:
         """Record a close; returns the instruments it prices."""
-        followers = self.followers.get(Series(bar.venue, bar.symbol, bar.market), [])
-        for instrument in followers:
-            self.prices[instrument].add(bar.ts, bar.close)
-        return followers
+        followers = self._follow.get((bar.venue, bar.symbol, bar.market), ())
+        for _, history in followers:
+            history.add(bar.ts, bar.close)
+        return [instrument for instrument, _ in followers]
+
+    def record_bar(self, bar: Bar) -> bool:
+        """Record a close (as :meth:`on_bar`); True when it marks a perpetual."""
+        where = (bar.venue, bar.symbol, bar.market)
+        followers = self._follow.get(where)
+        if followers is None:
+            return False
+        for _, history in followers:
+            history.add(bar.ts, bar.close)
+        return self._marks_perp[where]
 
     def price(self, instrument: str) -> float:
         history = self.prices.get(instrument)
@@ -141,7 +167,7 @@ class CexAccount:
     # --- margin ------------------------------------------------------------------------------------
 
     def perp_symbols(self) -> list[str]:
-        return [parse_instrument(i)[0] for i in self.sources if parse_instrument(i)[1] == "perp"]
+        return [symbol for symbol, _, _, _ in self._perps]
 
     def contracts(self, symbol: str) -> float:
         return self.balances.get(keys.perp(self.venue, symbol))
@@ -150,7 +176,8 @@ class CexAccount:
         return self.balances.get(keys.perp_notional(self.venue, symbol))
 
     def open_perps(self) -> list[str]:
-        return [s for s in self.perp_symbols() if self.contracts(s) != 0.0]
+        get = self.balances.get
+        return [symbol for symbol, perp_key, _, _ in self._perps if get(perp_key) != 0.0]
 
     def mark(self, symbol: str) -> float:
         return self.price(perp_instrument(symbol))
@@ -165,6 +192,27 @@ class CexAccount:
 
     def gross_notional(self) -> float:
         return sum(abs(self.contracts(s) * self.mark(s)) for s in self.open_perps())
+
+    def _margin_state(self) -> tuple[float, float] | None:
+        """``(equity, gross notional)``, or None without an open perp: the same sums as :meth:`equity`
+        and :meth:`gross_notional` (same terms, same order), in one pass for the per-bar margin check."""
+        get = self.balances.get
+        unrealised = 0.0
+        gross: float = 0  # an int 0, as sum() starts, so the total is the same float
+        any_open = False
+        for symbol, perp_key, notional_key, history in self._perps:
+            contracts = get(perp_key)
+            if contracts == 0.0:
+                continue
+            mark = history.latest
+            if mark is None:
+                raise NoPrice(f"no price for {self.venue} {perp_instrument(symbol)} yet")
+            unrealised += get(notional_key) + contracts * mark
+            gross += abs(contracts * mark)
+            any_open = True
+        if not any_open:
+            return None
+        return get(self.usdt) + unrealised, gross
 
     def margin_ratio(self) -> float:
         """Equity / gross perp notional (inf without positions)."""
@@ -299,12 +347,13 @@ class CexAccount:
 
     def check_liquidation(self) -> Liquidation | None:
         """Liquidate every perp position at its mark when equity < maintenance requirement."""
+        state = self._margin_state()
+        if state is None:
+            return None
+        equity, gross = state
+        if equity >= self.maintenance_margin * gross:
+            return None
         open_perps = self.open_perps()
-        if not open_perps:
-            return None
-        gross = self.gross_notional()
-        if self.equity() >= self.maintenance_margin * gross:
-            return None
         changes: list[Fill] = []
         realised = 0.0
         for symbol in open_perps:
@@ -443,8 +492,7 @@ class SimulatedCex(GatewayComponent):
             await self.emit(completed(self, arrival))
 
     async def on_bar(self, bar: Bar) -> None:
-        priced = self.account.on_bar(bar)
-        if any(parse_instrument(i)[1] == "perp" for i in priced):
+        if self.account.record_bar(bar):
             liquidation = self.account.check_liquidation()
             if liquidation is not None:
                 await self.emit(

@@ -110,10 +110,10 @@ class OnChainGateway(GatewayComponent):
     async def on_start_venue(self) -> None:
         """Subscribe to the venue's own market data."""
 
-    async def on_gas_price(self, message: GasPrice) -> None:
+    def on_gas_price(self, message: GasPrice) -> None:
         self.gas.on_gas_price(message)
 
-    async def on_balance_event(self, message: Message) -> None:
+    def on_balance_event(self, message: Message) -> None:
         if not self.is_own(message):
             apply_event(self.wallet, message, WALLET_PREFIX)
 
