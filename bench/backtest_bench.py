@@ -26,7 +26,7 @@ Figures are medians over ``--reps`` fresh processes. Jobs:
                     window's exclusive end). Its events are counted both ways: the peer's way (Binance
                     BTCUSDT spot bars + perp bars + funding events) and all market data (we also replay the
                     ETH reference price and gas, which the peer does not model). Compared with the peer
-                    (``bash /work/shared/bench/nautilus/run.sh``, run after ours, never in parallel):
+                    (``bash $BASIS_PEER_BENCH/run.sh``, run after ours, never in parallel):
                     events/s ratio, time ratio (peer ``run_s_median`` ÷ our ``replay_s``), peak RSS ratio,
                     and our funding PnL beside the peer's (information only: the strategies size
                     differently);
@@ -56,7 +56,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PEER_DIR = Path(os.environ.get("BASIS_PEER_BENCH", "/work/shared/bench/nautilus"))
+PEER_DIR = Path(
+    os.environ.get("BASIS_PEER_BENCH", Path(__file__).resolve().parents[2] / "shared" / "bench" / "nautilus")
+)
+"""The NautilusTrader harness (``setup.sh``, ``run.sh``); ``$BASIS_PEER_BENCH`` points elsewhere."""
 MODES = ("pure_lending_usdt", "btc_basis", "eth_basis")
 PEER_OVERRIDES: dict[str, Any] = {"hedge_venues": ["binance"], "hedge_allocation": {"binance": 1.0}}
 PEER_SUBJECTS = ("md.bar.binance.BTCUSDT", "md.bar.binance.BTCUSDT-PERP", "md.funding.binance.BTCUSDT")
@@ -70,9 +73,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     import asyncio
     import resource
 
-    from basis.bus.store import open_store
-
     from basis.backtest import Backtest, BacktestRequest
+    from basis.bus.store import open_store
 
     out = Path(spec["out"])
     request = BacktestRequest(
@@ -172,9 +174,12 @@ def write_synthetic_root(root: Path, factor: int) -> None:
     from basis.components.feed.synthetic import benchmark_window, write_synthetic, write_synthetic_gas
 
     start, end = benchmark_window(factor)
-    write_synthetic(root, start=start, end=end, venue="binance", symbols={"BTCUSDT": 42_000.0}, interval_s=3_600)
-    write_synthetic(root, start=start, end=end, venue="bybit", symbols={"ETHUSDT": 2_300.0}, interval_s=3_600,
-                    seed=8)
+    write_synthetic(
+        root, start=start, end=end, venue="binance", symbols={"BTCUSDT": 42_000.0}, interval_s=3_600
+    )
+    write_synthetic(
+        root, start=start, end=end, venue="bybit", symbols={"ETHUSDT": 2_300.0}, interval_s=3_600, seed=8
+    )
     write_synthetic_gas(root, start=start, end=end)
 
 
@@ -186,8 +191,13 @@ def run_peer(reps: int, timeout: float) -> dict[str, Any] | None:
     if not (PEER_DIR / ".venv-nt2").is_dir() and not (PEER_DIR / ".venv-nt1").is_dir():
         print(f"backtest_bench: setting up the peer once (bash {PEER_DIR / 'setup.sh'})", file=sys.stderr)
         subprocess.run(["bash", str(PEER_DIR / "setup.sh")], check=True, timeout=timeout)
-    proc = subprocess.run(["bash", str(run_sh), "--reps", str(reps)], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        ["bash", str(run_sh), "--reps", str(reps)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
         sys.exit(f"backtest_bench: the peer failed (exit {proc.returncode})")
@@ -217,7 +227,9 @@ def compare(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def table(results: list[dict[str, Any]], comparison: dict[str, Any] | None, flat: dict[str, Any] | None) -> str:
+def table(
+    results: list[dict[str, Any]], comparison: dict[str, Any] | None, flat: dict[str, Any] | None
+) -> str:
     lines = [
         (
             f"{'job':<17} {'window':<22} {'md events':>10} {'replay s':>9} {'md/s':>9} {'peer-style/s':>12} "
@@ -269,7 +281,9 @@ def main() -> int:
     parser.add_argument("--synthetic-reps", type=int, default=1)
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (default: all three)")
     parser.add_argument("--no-peer", action="store_true", help="skip the NautilusTrader peer")
-    parser.add_argument("--no-peer-job", action="store_true", help="skip our side of the peer's job (and the peer)")
+    parser.add_argument(
+        "--no-peer-job", action="store_true", help="skip our side of the peer's job (and the peer)"
+    )
     parser.add_argument("--no-synthetic", action="store_true", help="skip the synthetic 1x/10x memory check")
     parser.add_argument("--rss-tolerance", type=float, default=0.15)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per run")
@@ -288,8 +302,13 @@ def main() -> int:
             results.append(measure(mode, {"mode": mode}, args.reps, work, args.timeout))
         peer_job = None
         if not args.no_peer_job:
-            peer_job = measure("peer_job", {"mode": "btc_basis", "overrides": PEER_OVERRIDES, "peer_count": True},
-                               args.reps, work, args.timeout)
+            peer_job = measure(
+                "peer_job",
+                {"mode": "btc_basis", "overrides": PEER_OVERRIDES, "peer_count": True},
+                args.reps,
+                work,
+                args.timeout,
+            )
             results.append(peer_job)
         flat = None
         if not args.no_synthetic:
@@ -297,8 +316,15 @@ def main() -> int:
             for factor in (1, 10):
                 root = work / f"synthetic-{factor}x"
                 write_synthetic_root(root, factor)
-                spec = {"mode": "btc_basis", "overrides": PEER_OVERRIDES, "data": [str(root)], "bundled_data": False}
-                synthetic[factor] = measure(f"synthetic_{factor}x", spec, args.synthetic_reps, work, args.timeout)
+                spec = {
+                    "mode": "btc_basis",
+                    "overrides": PEER_OVERRIDES,
+                    "data": [str(root)],
+                    "bundled_data": False,
+                }
+                synthetic[factor] = measure(
+                    f"synthetic_{factor}x", spec, args.synthetic_reps, work, args.timeout
+                )
                 results.append(synthetic[factor])
                 shutil.rmtree(root, ignore_errors=True)
             growth = synthetic[10]["peak_rss_mib_median"] / synthetic[1]["peak_rss_mib_median"] - 1.0

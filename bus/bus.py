@@ -82,7 +82,7 @@ class Bus:
                 pending = handler(message)
                 if pending is not None:
                     await pending
-            except Exception as exc:  # noqa: BLE001  # a bad message must not stop the consumer
+            except Exception as exc:  # a bad message must not stop the consumer
                 await self.handler_failed(envelope, exc)
                 return
             self.processed += 1
@@ -103,5 +103,9 @@ class Bus:
         if envelope.subject.startswith(subjects.DLQ + "."):
             log.error("%s: undeliverable dead letter on %s: %s", self.component, envelope.subject, error)
             return
-        headers = {ERROR_HEADER: error[:1024], ORIGINAL_SUBJECT_HEADER: envelope.subject, **(self._headers or {})}
+        headers = {
+            ERROR_HEADER: error[:1024],
+            ORIGINAL_SUBJECT_HEADER: envelope.subject,
+            **(self._headers or {}),
+        }
         await self.transport.publish(subjects.dlq(envelope.subject), envelope.data, headers=headers)

@@ -137,7 +137,7 @@ class EmbeddedNats:
         if not self.port:
             self.port = free_port(self.host)
         cmd = self.command()
-        self._log = open(self.log_path, "ab")  # noqa: SIM115  # closed in stop()
+        self._log = open(self.log_path, "ab")  # closed in stop()
         try:
             # Its own process group: a Ctrl-C meant for us must not stop the server before we drain.
             self.process = subprocess.Popen(

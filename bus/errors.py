@@ -1,12 +1,12 @@
 """Errors of the bus layer.
 
-    BusError
-    ├── DecodeError        bytes on a subject are not a valid message
-    ├── SubjectError       a subject or pattern is malformed
-    ├── TransportError     the transport failed (connection, timeout, server)
-    │   └── RequestTimeout
-    ├── EmbeddedServerError  the embedded nats-server could not start
-    └── StoreError         the event store failed
+BusError
+├── DecodeError        bytes on a subject are not a valid message
+├── SubjectError       a subject or pattern is malformed
+├── TransportError     the transport failed (connection, timeout, server)
+│   └── RequestTimeout
+├── EmbeddedServerError  the embedded nats-server could not start
+└── StoreError         the event store failed
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class SequentialIds:
 
     Leave ``run_id`` empty where the ids must not depend on it (a backtest's log digest)."""
 
-    __slots__ = ("_prefix", "_n")
+    __slots__ = ("_n", "_prefix")
 
     def __init__(self, run_id: str, component: str) -> None:
         self._prefix = f"{run_id}.{component}." if run_id else f"{component}."

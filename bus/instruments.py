@@ -39,7 +39,9 @@ def parse(text: str) -> InstrumentKey:
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"invalid instrument key {text!r}: expected venue:position_type:symbol")
     if parts[1] not in POSITION_TYPES:
-        raise ValueError(f"invalid instrument key {text!r}: position type must be one of {', '.join(POSITION_TYPES)}")
+        raise ValueError(
+            f"invalid instrument key {text!r}: position type must be one of {', '.join(POSITION_TYPES)}"
+        )
     parsed = InstrumentKey(*parts)
     if len(_PARSED) < _PARSED_LIMIT:
         _PARSED[text] = parsed

@@ -268,13 +268,15 @@ def _clock(msg: m.ClockTicked) -> str:
 
 
 _CONSTANT.update({t: evt(*parts) for t, parts in _MONITOR_EVENTS.items()})
-_CONSTANT.update({
-    m.InvestorDeposit: cmd("fund", "deposit"),
-    m.InvestorWithdrawal: cmd("fund", "withdraw"),
-    m.RunStarted: evt("run", "started"),
-    m.TransferCompleted: evt("transfers", "completed"),
-    m.ClockTicked: clock(),
-})
+_CONSTANT.update(
+    {
+        m.InvestorDeposit: cmd("fund", "deposit"),
+        m.InvestorWithdrawal: cmd("fund", "withdraw"),
+        m.RunStarted: evt("run", "started"),
+        m.TransferCompleted: evt("transfers", "completed"),
+        m.ClockTicked: clock(),
+    }
+)
 
 
 @_on(m.Heartbeat)

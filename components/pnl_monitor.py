@@ -353,12 +353,19 @@ class PnlMonitor(Component):
             self._compare(exposure)
         ledger = self.ledger
         # = self.make(PnlSnapshot, cause=message, **ledger.snapshot_fields()), built directly
-        await self.emit(PnlSnapshot(
-            id=self.ids.next_id(), ts=self.clock.now_ns(), causation_id=message.id,
-            correlation_id=message.correlation_id or message.id, share_class=ledger.share_class,
-            equity=ledger.equity, net_flows=ledger.net_flows, pnl=ledger.pnl,
-            attribution=dict(ledger.attribution),
-        ))
+        await self.emit(
+            PnlSnapshot(
+                id=self.ids.next_id(),
+                ts=self.clock.now_ns(),
+                causation_id=message.id,
+                correlation_id=message.correlation_id or message.id,
+                share_class=ledger.share_class,
+                equity=ledger.equity,
+                net_flows=ledger.net_flows,
+                pnl=ledger.pnl,
+                attribution=dict(ledger.attribution),
+            )
+        )
 
     def _compare(self, exposure: ExposureSnapshot) -> None:
         if exposure.total_share == self.ledger.equity:

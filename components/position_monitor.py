@@ -55,7 +55,11 @@ class PositionMonitor(Component):
         self, message: InstructionFilled | Settled | Liquidated | TransferCompleted | FlowBooked
     ) -> None:
         match message:
-            case InstructionFilled(changes=changes) | Liquidated(changes=changes) | TransferCompleted(changes=changes):
+            case (
+                InstructionFilled(changes=changes)
+                | Liquidated(changes=changes)
+                | TransferCompleted(changes=changes)
+            ):
                 for change in changes:
                     self.book.apply(change.instrument, change.delta)
             case FlowBooked(kind=kind, instrument=instrument, amount=amount):

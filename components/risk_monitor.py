@@ -242,8 +242,17 @@ class RiskMonitor(Component):
     async def on_exposure(self, message: ExposureSnapshot) -> None:
         a = self.risk.assess(message)
         # = self.make(RiskAssessment, cause=message, **a.fields()), built directly
-        await self.emit(RiskAssessment(
-            id=self.ids.next_id(), ts=self.clock.now_ns(), causation_id=message.id,
-            correlation_id=message.correlation_id or message.id, level=a.level, margin_ratios=a.margin_ratios,
-            health_factor=a.health_factor, ltv=a.ltv, delta_drift=a.delta_drift, breaches=a.breaches,
-        ))
+        await self.emit(
+            RiskAssessment(
+                id=self.ids.next_id(),
+                ts=self.clock.now_ns(),
+                causation_id=message.id,
+                correlation_id=message.correlation_id or message.id,
+                level=a.level,
+                margin_ratios=a.margin_ratios,
+                health_factor=a.health_factor,
+                ltv=a.ltv,
+                delta_drift=a.delta_drift,
+                breaches=a.breaches,
+            )
+        )

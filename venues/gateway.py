@@ -25,12 +25,12 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
+    VENUE_INSTRUCTION_TYPES,
     Fill,
     InstructionAccepted,
     InstructionFilled,
     InstructionRejected,
     Message,
-    VENUE_INSTRUCTION_TYPES,
     VenueInstruction,
 )
 from basis.components.base import Component
@@ -94,7 +94,9 @@ class GatewayComponent(Component):
         self._own_types: tuple[type[Message], ...] = ()
 
     async def on_start(self) -> None:
-        await self.bus.subscribe(subjects.pattern(subjects.CMD, self.venue, "*"), self.handle, types=INSTRUCTION_TYPES)
+        await self.bus.subscribe(
+            subjects.pattern(subjects.CMD, self.venue, "*"), self.handle, types=INSTRUCTION_TYPES
+        )
         await self.on_start_gateway()
 
     async def on_start_gateway(self) -> None:

@@ -57,14 +57,22 @@ class GapFill:
         }
 
 
-def plan_gap_fills(wiring: Wiring, coverage: Sequence[Coverage], roots: Sequence[Path],
-                   window: tuple[int, int]) -> list[GapFill]:
+def plan_gap_fills(
+    wiring: Wiring, coverage: Sequence[Coverage], roots: Sequence[Path], window: tuple[int, int]
+) -> list[GapFill]:
     fills: list[GapFill] = []
     bars = [c for c in coverage if c.spec.kind == "bar"]
     for cov in bars:
         fallback = next(
-            (c.spec for c in bars if c.spec.venue != cov.spec.venue and c.spec.symbol == cov.spec.symbol
-             and c.spec.market == cov.spec.market), None)
+            (
+                c.spec
+                for c in bars
+                if c.spec.venue != cov.spec.venue
+                and c.spec.symbol == cov.spec.symbol
+                and c.spec.market == cov.spec.market
+            ),
+            None,
+        )
         for gap in cov.gaps:
             if gap.end - gap.start <= MAX_HOLD_S * 1_000_000_000:
                 continue
@@ -82,8 +90,18 @@ def held_gaps(coverage: Sequence[Coverage], window: tuple[int, int]) -> list[dic
             if gap.end <= window[0] or gap.start >= window[1]:
                 continue
             if cov.spec.kind != "bar" or gap.end - gap.start <= MAX_HOLD_S * 1_000_000_000:
-                rule = ("funding paid only at real funding timestamps: no settlement in the hole"
-                        if cov.spec.kind == "funding" else "held at the last value")
-                held.append({"series": cov.spec.name, "start": iso(gap.start), "end": iso(gap.end),
-                             "missing": gap.missing, "rule": rule})
+                rule = (
+                    "funding paid only at real funding timestamps: no settlement in the hole"
+                    if cov.spec.kind == "funding"
+                    else "held at the last value"
+                )
+                held.append(
+                    {
+                        "series": cov.spec.name,
+                        "start": iso(gap.start),
+                        "end": iso(gap.end),
+                        "missing": gap.missing,
+                        "rule": rule,
+                    }
+                )
     return held

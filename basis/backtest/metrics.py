@@ -72,8 +72,9 @@ class RunMetrics:
         self._mean = 0.0
         self._m2 = 0.0
 
-    def observe(self, ts: int, equity: float, net_flows: float, attribution: dict[str, float],
-                risk: dict[str, float]) -> None:
+    def observe(
+        self, ts: int, equity: float, net_flows: float, attribution: dict[str, float], risk: dict[str, float]
+    ) -> None:
         """One snapshot. ``attribution`` and ``risk`` are read, not copied, when the day closes: pass
         mappings that are not changed afterwards."""
         sample = (ts, equity, net_flows, attribution, risk)

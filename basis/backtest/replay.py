@@ -6,8 +6,8 @@ from typing import Any
 
 from basis.bus import subjects
 from basis.bus.codec import decode
-from basis.bus.messages import RunStarted
 from basis.bus.errors import StoreError
+from basis.bus.messages import RunStarted
 from basis.bus.store import open_existing_store
 from basis.components.pricing import PriceBook
 from basis.projections.replay import replay

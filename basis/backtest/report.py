@@ -81,8 +81,12 @@ def _shown(key: str, value: Any) -> str:
     return str(value)
 
 
-def render(summary: dict[str, Any], samples: Sequence[DailySample],
-           instructions: Sequence[dict[str, Any]], instructions_total: int) -> str:
+def render(
+    summary: dict[str, Any],
+    samples: Sequence[DailySample],
+    instructions: Sequence[dict[str, Any]],
+    instructions_total: int,
+) -> str:
     """The page as a string."""
     attribution_keys = sorted({k for s in samples for k in s.attribution})
     risk_keys = sorted({k for s in samples for k in s.risk})
@@ -94,21 +98,45 @@ def render(summary: dict[str, Any], samples: Sequence[DailySample],
         "risk": {k: [s.risk.get(k) for s in samples] for k in risk_keys},
     }
     rows = "\n".join(
-        "<tr>" + "".join(
+        "<tr>"
+        + "".join(
             f'<td class="l">{html.escape(str(v))}</td>' if i < 4 else f"<td>{html.escape(str(v))}</td>"
             for i, v in enumerate((_iso(r["ts"]), r["venue"], r["kind"], r["detail"], r["status"]))
-        ) + "</tr>"
+        )
+        + "</tr>"
         for r in instructions
     )
-    head = {k: summary.get(k) for k in ("mode", "share_class", "start", "end", "initial_equity", "final_equity",
-                                        "net_flows", "pnl", "apy", "max_drawdown", "sharpe", "events", "log_digest")}
-    summary_rows = "\n".join(f'<tr><th class="l">{html.escape(k)}</th><td class="l">{html.escape(_shown(k, v))}</td></tr>'
-                             for k, v in head.items())
+    head = {
+        k: summary.get(k)
+        for k in (
+            "mode",
+            "share_class",
+            "start",
+            "end",
+            "initial_equity",
+            "final_equity",
+            "net_flows",
+            "pnl",
+            "apy",
+            "max_drawdown",
+            "sharpe",
+            "events",
+            "log_digest",
+        )
+    }
+    summary_rows = "\n".join(
+        f'<tr><th class="l">{html.escape(k)}</th><td class="l">{html.escape(_shown(k, v))}</td></tr>'
+        for k, v in head.items()
+    )
     attribution_rows = "\n".join(
         f'<tr><th class="l">{html.escape(k)}</th><td>{v:,.6f}</td></tr>'
-        for k, v in summary.get("attribution", {}).items())
-    shown = f"{len(instructions)} of {instructions_total}" if instructions_total > len(instructions) else str(
-        instructions_total)
+        for k, v in summary.get("attribution", {}).items()
+    )
+    shown = (
+        f"{len(instructions)} of {instructions_total}"
+        if instructions_total > len(instructions)
+        else str(instructions_total)
+    )
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>basis backtest: {html.escape(str(summary.get("mode")))}</title>

@@ -103,16 +103,27 @@ class Collector:
         else:
             detail, status = message.reason, "rejected"
         self.instructions.append(
-            {"ts": message.ts, "venue": message.venue, "kind": message.instruction_id, "detail": detail, "status": status}
+            {
+                "ts": message.ts,
+                "venue": message.venue,
+                "kind": message.instruction_id,
+                "detail": detail,
+                "status": status,
+            }
         )
 
 
 def default_run_id(request: BacktestRequest, window: tuple[int, int], capital: float) -> str:
     """Same inputs, same id: ``<mode>-<start date>-<hash of the inputs>``."""
     fields: dict[str, Any] = {
-        "mode": request.mode, "env": request.environment, "window": window, "capital": capital,
-        "data": [str(p) for p in request.data], "flows": str(request.flows or ""),
-        "overrides": dict(request.overrides)}
+        "mode": request.mode,
+        "env": request.environment,
+        "window": window,
+        "capital": capital,
+        "data": [str(p) for p in request.data],
+        "flows": str(request.flows or ""),
+        "overrides": dict(request.overrides),
+    }
     if not request.bundled_data:
         fields["bundled_data"] = False
     inputs = json.dumps(fields, sort_keys=True, default=str)
@@ -138,13 +149,15 @@ class Backtest:
         self.coverage = coverages(self.wiring.series, self.roots)
         self.default_window = common_window(self.coverage)
         self.window = self._window()
-        self.capital = float(request.capital if request.capital is not None else self.config.mode.initial_capital)
+        self.capital = float(
+            request.capital if request.capital is not None else self.config.mode.initial_capital
+        )
         if not self.capital > 0:
             raise BacktestError(f"--capital must be positive, got {self.capital:g}")
         self.run_id = request.run_id or default_run_id(request, self.window, self.capital)
         share = self.config.share_class.name
         self.flows: list[Any] = [
-            InvestorDeposit(id=f"flows.initial", ts=self.window[0], amount=self.capital, asset=share)
+            InvestorDeposit(id="flows.initial", ts=self.window[0], amount=self.capital, asset=share)
         ]
         if request.flows is not None:
             self.flows += read_flows(request.flows, SequentialIds(self.run_id, "flows"), asset=share)
@@ -152,7 +165,8 @@ class Backtest:
             if outside:
                 raise BacktestError(
                     f"{request.flows}: flow at {iso(outside[0].ts)} is outside the window "
-                    f"{iso(self.window[0])} .. {iso(self.window[1])}")
+                    f"{iso(self.window[0])} .. {iso(self.window[1])}"
+                )
         self.gap_fills: list[GapFill] = plan_gap_fills(self.wiring, self.coverage, self.roots, self.window)
         self.replay_seconds: float | None = None
         """Wall time of the replay itself, set by :meth:`run`: from the feed's first message until every
@@ -169,7 +183,8 @@ class Backtest:
         if start < lo or end > hi:
             raise BacktestError(
                 f"window {iso(start)} .. {iso(end)} is outside the data: mode {self.config.mode.name} has all "
-                f"its series from {iso(lo)} to {iso(hi)}")
+                f"its series from {iso(lo)} to {iso(hi)}"
+            )
         return start, end
 
     async def run(self) -> dict[str, Any]:
@@ -183,7 +198,9 @@ class Backtest:
         store = open_store(store_url)
         if store.run_info(self.run_id) is not None:
             store.close()
-            raise BacktestError(f"run {self.run_id} is already in {store_url}; pass another --run-id or --store")
+            raise BacktestError(
+                f"run {self.run_id} is already in {store_url}; pass another --run-id or --store"
+            )
         wall = time.perf_counter()
         writer = StoreWriter(store, self.run_id)
         try:
@@ -228,19 +245,26 @@ class Backtest:
             error = envelope.headers.get(ERROR_HEADER, "")
             collector.dead_letters.append(f"{envelope.subject}: {error}")
             if len(collector.dead_letters) == 1:
-                await transport.publish(subjects.control(feed_name), msgspec.json.encode(
-                    Control(id="backtest.stop", ts=clock.now_ns(), component=feed_name, command="stop")))
+                await transport.publish(
+                    subjects.control(feed_name),
+                    msgspec.json.encode(
+                        Control(id="backtest.stop", ts=clock.now_ns(), component=feed_name, command="stop")
+                    ),
+                )
 
         await transport.subscribe("dlq.>", on_dead_letter)
 
         def prices() -> PriceBook:
             return PriceBook(references=self.wiring.references, perp_marks=self.wiring.perp_marks)
 
-        components: list[Component] = [factory(bus(f"venue{i}"), clock, ids(f"venue{i}"))
-                                       for i, factory in enumerate(self.wiring.venues)]
+        components: list[Component] = [
+            factory(bus(f"venue{i}"), clock, ids(f"venue{i}")) for i, factory in enumerate(self.wiring.venues)
+        ]
         components += [
             PositionMonitor(bus("position-monitor"), clock, ids("position-monitor")),
-            ExposureMonitor(bus("exposure-monitor"), clock, ids("exposure-monitor"), share_class=share, prices=prices()),
+            ExposureMonitor(
+                bus("exposure-monitor"), clock, ids("exposure-monitor"), share_class=share, prices=prices()
+            ),
             build_risk_monitor(config, bus("risk-monitor"), clock, ids("risk-monitor"), prices()),
             PnlMonitor(bus("pnl-monitor"), clock, ids("pnl-monitor"), share_class=share, prices=prices()),
             build_strategy(config, bus("strategy"), clock, ids("strategy"), prices()),
@@ -248,28 +272,44 @@ class Backtest:
         ]
         observer = bus("backtest")
         await observer.subscribe(subjects.evt("pnl", "snapshot"), collector.on_pnl, types=(PnlSnapshot,))
-        await observer.subscribe(subjects.evt("risk", "assessment"), collector.on_risk, types=(RiskAssessment,))
+        await observer.subscribe(
+            subjects.evt("risk", "assessment"), collector.on_risk, types=(RiskAssessment,)
+        )
         await observer.subscribe("evt.*.filled", collector.on_outcome, types=(InstructionFilled,))
         await observer.subscribe("evt.*.rejected", collector.on_outcome, types=(InstructionRejected,))
 
         span = self.window[1] - self.window[0]
         progress = self.request.progress
         feed = MarketDataFeed(
-            bus(feed_name), clock, ids(feed_name),
-            series=self.wiring.series, roots=self.roots, start=warmup_start, end=self.window[1],
-            flows=self.flows, streams=[g.stream(ids("gap-fill")) for g in self.gap_fills],
+            bus(feed_name),
+            clock,
+            ids(feed_name),
+            series=self.wiring.series,
+            roots=self.roots,
+            start=warmup_start,
+            end=self.window[1],
+            flows=self.flows,
+            streams=[g.stream(ids("gap-fill")) for g in self.gap_fills],
             progress=(lambda ts: progress(max(0.0, (ts - self.window[0]) / span))) if progress else None,
         )
         for component in components:
             await component.start()
         await feed.start()
-        await observer.publish(RunStarted(
-            id="backtest.1", ts=self.window[0], run_id=self.run_id, mode=config.mode.name, share_class=share,
-            environment=self.request.environment, start=self.window[0], end=self.window[1],
-            price_references={k: tuple(v) for k, v in self.wiring.references.items()},
-            perp_marks={k: tuple(v) for k, v in self.wiring.perp_marks.items()},
-            config=to_masked_dict(config),
-        ))
+        await observer.publish(
+            RunStarted(
+                id="backtest.1",
+                ts=self.window[0],
+                run_id=self.run_id,
+                mode=config.mode.name,
+                share_class=share,
+                environment=self.request.environment,
+                start=self.window[0],
+                end=self.window[1],
+                price_references={k: tuple(v) for k, v in self.wiring.references.items()},
+                perp_marks={k: tuple(v) for k, v in self.wiring.perp_marks.items()},
+                config=to_masked_dict(config),
+            )
+        )
         self._replay_started = time.perf_counter()
         counts = await feed.run()
         collector.metrics.finish()
@@ -280,8 +320,9 @@ class Backtest:
         return collector, counts
 
 
-def build_risk_monitor(config: RunConfig, bus: Bus, clock: SimClock, ids: SequentialIds,
-                       prices: PriceBook) -> RiskMonitor:
+def build_risk_monitor(
+    config: RunConfig, bus: Bus, clock: SimClock, ids: SequentialIds, prices: PriceBook
+) -> RiskMonitor:
     from basis.components.risk_monitor import RiskLimits
 
     risk = config.mode.risk
@@ -293,5 +334,7 @@ def build_risk_monitor(config: RunConfig, bus: Bus, clock: SimClock, ids: Sequen
         drift_warning=risk.delta_drift_warning,
         drift_critical=risk.delta_drift_critical,
     )
-    hedged = config.mode.asset if config.market_neutral and config.mode.asset != config.share_class.name else None
+    hedged = (
+        config.mode.asset if config.market_neutral and config.mode.asset != config.share_class.name else None
+    )
     return RiskMonitor(bus, clock, ids, limits=limits, hedged_asset=hedged, prices=prices)

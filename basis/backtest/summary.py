@@ -22,12 +22,28 @@ from .report import render
 if TYPE_CHECKING:
     from .run import Backtest, Collector
 
-ATTRIBUTION_KEYS = ("funding", "lending_interest", "borrow_cost", "staking", "price", "trading_fees", "gas",
-                    "rewards", "liquidation")
+ATTRIBUTION_KEYS = (
+    "funding",
+    "lending_interest",
+    "borrow_cost",
+    "staking",
+    "price",
+    "trading_fees",
+    "gas",
+    "rewards",
+    "liquidation",
+)
 
 
-def build_summary(backtest: Backtest, collector: Collector, counts: dict[str, int], events: int,
-                  log_digest: str, wall_seconds: float, store_url: str) -> dict[str, Any]:
+def build_summary(
+    backtest: Backtest,
+    collector: Collector,
+    counts: dict[str, int],
+    events: int,
+    log_digest: str,
+    wall_seconds: float,
+    store_url: str,
+) -> dict[str, Any]:
     from .gaps import held_gaps
 
     pnl = collector.last_pnl
@@ -55,10 +71,12 @@ def build_summary(backtest: Backtest, collector: Collector, counts: dict[str, in
         "max_drawdown": metrics.max_drawdown,
         "sharpe": metrics.sharpe,
         "attribution": attribution,
-        "attribution_remainder": (final - initial - net_flows) - sum(attribution[k] for k in sorted(attribution)),
+        "attribution_remainder": (final - initial - net_flows)
+        - sum(attribution[k] for k in sorted(attribution)),
         "events": events,
-        "market_data_events": sum(v for k, v in counts.items() if k not in ("clock", "timestamps", "flow",
-                                                                             "flows_outside_window")),
+        "market_data_events": sum(
+            v for k, v in counts.items() if k not in ("clock", "timestamps", "flow", "flows_outside_window")
+        ),
         "log_digest": log_digest,
         "wall_seconds": round(wall_seconds, 3),
         "window": {
@@ -68,7 +86,8 @@ def build_summary(backtest: Backtest, collector: Collector, counts: dict[str, in
             "series": [c.to_dict() | {"gaps": len(c.gaps)} for c in backtest.coverage],
         },
         "proxies": [p.to_dict() for p in backtest.wiring.proxies],
-        "gap_rules": [g.to_dict() for g in backtest.gap_fills] + held_gaps(backtest.coverage, backtest.window),
+        "gap_rules": [g.to_dict() for g in backtest.gap_fills]
+        + held_gaps(backtest.coverage, backtest.window),
         "instructions": {"total": collector.instructions_total, "rejected": collector.rejected_total},
         "store": store_url,
     }
@@ -77,5 +96,7 @@ def build_summary(backtest: Backtest, collector: Collector, counts: dict[str, in
 def write_outputs(out: Path, summary: dict[str, Any], collector: Collector, *, report: bool) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if report:
-        page = render(summary, collector.metrics.samples, collector.instructions, collector.instructions_total)
+        page = render(
+            summary, collector.metrics.samples, collector.instructions, collector.instructions_total
+        )
         (out / "report.html").write_text(page, encoding="utf-8")

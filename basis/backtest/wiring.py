@@ -91,7 +91,9 @@ def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
     hedges = {v: a for v, a in mode.hedge_allocation.items() if a > 0} if mode.basis_trade_enabled else {}
     for name, venue in run.venues.items():
         if not venue.is_simulated:
-            raise BacktestError(f"a backtest simulates every venue; {name} is configured for {venue.environment}")
+            raise BacktestError(
+                f"a backtest simulates every venue; {name} is configured for {venue.environment}"
+            )
         kind = venue.kind
         if kind == "cex":
             _wire_cex(wiring, catalogue, run, venue, symbol, spot=name == spot_venue, perp=name in hedges)
@@ -104,8 +106,16 @@ def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
     return wiring
 
 
-def _wire_cex(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: ResolvedVenue, symbol: str,
-              *, spot: bool, perp: bool) -> None:
+def _wire_cex(
+    wiring: Wiring,
+    catalogue: Catalogue,
+    run: RunConfig,
+    venue: ResolvedVenue,
+    symbol: str,
+    *,
+    spot: bool,
+    perp: bool,
+) -> None:
     from basis.venues.simulated import SimulatedCex
 
     instruments: list[str] = []
@@ -133,7 +143,9 @@ def _wire_cex(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: Resol
     wiring.venues.append(
         lambda bus, clock, ids, _c=config, _v=venue.name, _i=tuple(instruments), _m=dict(marks), _o=others: (
             SimulatedCex(
-                bus, clock, ids,
+                bus,
+                clock,
+                ids,
                 venue=_v,
                 instruments=_i,
                 marks=_m,
@@ -160,11 +172,16 @@ def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset
     risk = config.risk_params
     wiring.venues.append(
         lambda bus, clock, ids, _g=dict(config.gas): SimulatedAave(
-            bus, clock, ids,
+            bus,
+            clock,
+            ids,
             gas_units=_g,
-            standard=RiskParams(risk.standard.ltv, risk.standard.liquidation_threshold,
-                                risk.standard.liquidation_bonus),
-            emode_risk=RiskParams(risk.emode.ltv, risk.emode.liquidation_threshold, risk.emode.liquidation_bonus),
+            standard=RiskParams(
+                risk.standard.ltv, risk.standard.liquidation_threshold, risk.standard.liquidation_bonus
+            ),
+            emode_risk=RiskParams(
+                risk.emode.ltv, risk.emode.liquidation_threshold, risk.emode.liquidation_bonus
+            ),
             close_factor=risk.close_factor,
         )
     )

@@ -27,37 +27,88 @@ def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 
 @click.command()
 @click.option("--mode", required=True, help="Strategy mode, e.g. pure_lending_usdt, btc_basis, eth_basis.")
-@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
-              help="Another data root in the bundled layout (repeatable; a later root extends an earlier one).")
-@click.option("--no-bundled-data", "no_bundled", is_flag=True,
-              help="Replay only the --data roots, not the bundled dataset (e.g. a synthetic benchmark root).")
-@click.option("--start", callback=_utc, help="Window start, UTC (default: where all the mode's series exist).")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Another data root in the bundled layout (repeatable; a later root extends an earlier one).",
+)
+@click.option(
+    "--no-bundled-data",
+    "no_bundled",
+    is_flag=True,
+    help="Replay only the --data roots, not the bundled dataset (e.g. a synthetic benchmark root).",
+)
+@click.option(
+    "--start", callback=_utc, help="Window start, UTC (default: where all the mode's series exist)."
+)
 @click.option("--end", callback=_utc, help="Window end, UTC, exclusive.")
-@click.option("--capital", type=float, default=None, help="Initial capital in the share class (default: the mode's).")
-@click.option("--flows", type=click.Path(path_type=Path), default=None,
-              help="CSV of investor flows: timestamp,amount (amount < 0 is a withdrawal).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True,
-              help="Folder for summary.json, report.html and the event store.")
+@click.option(
+    "--capital", type=float, default=None, help="Initial capital in the share class (default: the mode's)."
+)
+@click.option(
+    "--flows",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CSV of investor flows: timestamp,amount (amount < 0 is a withdrawal).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for summary.json, report.html and the event store.",
+)
 @click.option("--store", default=None, help="Event store URL (default: sqlite:///OUT/events.sqlite).")
 @click.option("--env", "environment", default="all-simulation", show_default=True, help="Environment config.")
 @click.option("--run-id", default=None, help="Run id in the store (default: derived from the inputs).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a mode key (repeatable).")
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a mode key (repeatable)."
+)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def backtest(mode: str, data: tuple[Path, ...], no_bundled: bool, start: int | None, end: int | None,
-             capital: float | None, flows: Path | None, out: Path, store: str | None, environment: str,
-             run_id: str | None, overrides: tuple[str, ...], no_report: bool, quiet: bool) -> None:
+def backtest(
+    mode: str,
+    data: tuple[Path, ...],
+    no_bundled: bool,
+    start: int | None,
+    end: int | None,
+    capital: float | None,
+    flows: Path | None,
+    out: Path,
+    store: str | None,
+    environment: str,
+    run_id: str | None,
+    overrides: tuple[str, ...],
+    no_report: bool,
+    quiet: bool,
+) -> None:
     """Backtest MODE on historical data; writes summary.json, report.html and the run's event log."""
     from basis.backtest import Backtest, BacktestRequest
     from basis.configs import parse_overrides
 
-    request = BacktestRequest(mode=mode, environment=environment, data=data, bundled_data=not no_bundled,
-                              start=start, end=end, capital=capital, flows=flows, out=out, store=store,
-                              run_id=run_id, overrides=parse_overrides(overrides), report=not no_report)
+    request = BacktestRequest(
+        mode=mode,
+        environment=environment,
+        data=data,
+        bundled_data=not no_bundled,
+        start=start,
+        end=end,
+        capital=capital,
+        flows=flows,
+        out=out,
+        store=store,
+        run_id=run_id,
+        overrides=parse_overrides(overrides),
+        report=not no_report,
+    )
     run = Backtest(request)  # every input is checked here, before anything runs
     show = not quiet and sys.stderr.isatty()
     if show:
-        with click.progressbar(length=1000, label=f"{run.config.mode.name} {run.run_id}", file=sys.stderr) as bar:
+        with click.progressbar(
+            length=1000, label=f"{run.config.mode.name} {run.run_id}", file=sys.stderr
+        ) as bar:
             done = [0]
 
             def progress(fraction: float) -> None:
@@ -82,13 +133,20 @@ def _with_progress(request: Any, progress: Any) -> Any:
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     share = summary["share_class"]
     click.echo(f"{summary['mode']}  {summary['start']} .. {summary['end']}  run {summary['run_id']}")
-    click.echo(f"  equity  {summary['initial_equity']:,.6f} -> {summary['final_equity']:,.6f} {share}"
-               f"   pnl {summary['pnl']:,.6f}   apy {summary['apy']:.4%}   max dd {summary['max_drawdown']:.4%}"
-               f"   sharpe {summary['sharpe']:.2f}")
+    click.echo(
+        f"  equity  {summary['initial_equity']:,.6f} -> {summary['final_equity']:,.6f} {share}"
+        f"   pnl {summary['pnl']:,.6f}   apy {summary['apy']:.4%}   max dd {summary['max_drawdown']:.4%}"
+        f"   sharpe {summary['sharpe']:.2f}"
+    )
     parts = "  ".join(f"{k} {v:,.4f}" for k, v in summary["attribution"].items() if v)
     click.echo(f"  attribution ({share}): {parts}")
-    click.echo(f"  events {summary['events']:,}  digest {summary['log_digest'][:16]}  {summary['wall_seconds']:.1f}s")
-    click.echo(f"  wrote {out / 'summary.json'}" + (f", {out / 'report.html'}" if (out / "report.html").exists() else ""))
+    click.echo(
+        f"  events {summary['events']:,}  digest {summary['log_digest'][:16]}  {summary['wall_seconds']:.1f}s"
+    )
+    click.echo(
+        f"  wrote {out / 'summary.json'}"
+        + (f", {out / 'report.html'}" if (out / "report.html").exists() else "")
+    )
 
 
 @click.command()
@@ -106,8 +164,11 @@ def replay(run_id: str, store: str, share_class: str | None) -> None:
         for line in result["differences"]:
             click.echo(f"MISMATCH {line}", err=True)
         raise SystemExit(1)
-    click.echo(f"verified: rebuilt positions, equity and attribution equal the recorded snapshots "
-               f"({result['messages']:,} messages)", err=True)
+    click.echo(
+        f"verified: rebuilt positions, equity and attribution equal the recorded snapshots "
+        f"({result['messages']:,} messages)",
+        err=True,
+    )
 
 
 def register(group: click.Group) -> None:

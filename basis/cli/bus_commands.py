@@ -35,9 +35,16 @@ def schema(out: Path | None) -> None:
 
 
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=4222, show_default=True, help="0 = a free port.")
-@click.option("--store-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/nats"),
-              show_default=True, help="JetStream storage directory.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=4222, show_default=True, help="0 = a free port."
+)
+@click.option(
+    "--store-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/nats"),
+    show_default=True,
+    help="JetStream storage directory.",
+)
 def nats(port: int, store_dir: Path) -> None:
     """Run the bundled nats-server (JetStream on) in the foreground for other tools."""
     from basis.bus.embedded import serve_forever

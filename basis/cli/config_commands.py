@@ -15,8 +15,12 @@ def config() -> None:
 @config.command()
 @click.option("--mode", "mode", required=True, help="Strategy mode (or an alias).")
 @click.option("--env", "env", default="all-simulation", show_default=True, help="Environment name.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a mode key (repeatable).")
-@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Another configs folder.")
+@click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a mode key (repeatable)."
+)
+@click.option(
+    "--root", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Another configs folder."
+)
 def show(mode: str, env: str, overrides: tuple[str, ...], root: Path | None) -> None:
     """Print the resolved configuration of MODE in ENV; secrets are masked."""
     from basis.configs import parse_overrides, show_config
@@ -25,7 +29,9 @@ def show(mode: str, env: str, overrides: tuple[str, ...], root: Path | None) -> 
 
 
 @config.command()
-@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Another configs folder.")
+@click.option(
+    "--root", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Another configs folder."
+)
 def validate(root: Path | None) -> None:
     """Check every file under configs/ alone and against the others."""
     from basis.configs import list_environments, list_modes, list_share_classes, list_venues, validate_all

@@ -8,8 +8,10 @@ import click
 
 BACKTEST_STORE_URL = "sqlite:///out/events.sqlite"
 """Where ``basis backtest`` writes by default (``--out out``)."""
-STORE_HELP = ("Event store URL: sqlite:///FILE, postgresql://... (env BASIS_STORE_URL; default "
-              f"{BACKTEST_STORE_URL}, the default backtest's).")
+STORE_HELP = (
+    "Event store URL: sqlite:///FILE, postgresql://... (env BASIS_STORE_URL; default "
+    f"{BACKTEST_STORE_URL}, the default backtest's)."
+)
 
 
 def store_option(fn):  # type: ignore[no-untyped-def]
@@ -49,7 +51,9 @@ def dump(run_id: str, subject: str | None, store: str) -> None:
     with open_existing_store(store) as events:
         _require_run(events, run_id, store)
         for record in events.read(run_id=run_id, subject=subject):
-            out.write(b'{"position":%d,"subject":"%s","message":' % (record.position, record.subject.encode()))
+            out.write(
+                b'{"position":%d,"subject":"%s","message":' % (record.position, record.subject.encode())
+            )
             out.write(record.data)
             out.write(b"}\n")
     out.flush()

@@ -33,7 +33,9 @@ class _Group(click.Group):
 def cli(verbose: int) -> None:
     """basis: multi-venue crypto yield and basis strategies on an event-sourced NATS bus."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _register() -> None:

@@ -25,8 +25,13 @@ def list_components() -> None:
 
 @component.command()
 @click.argument("name")
-@click.option("--nats", "nats_url", envvar="BASIS_NATS_URL", default=None,
-              help="NATS URL (env BASIS_NATS_URL); an embedded nats-server is started when omitted.")
+@click.option(
+    "--nats",
+    "nats_url",
+    envvar="BASIS_NATS_URL",
+    default=None,
+    help="NATS URL (env BASIS_NATS_URL); an embedded nats-server is started when omitted.",
+)
 @click.option("--run-id", default=None, help="Run id stamped on every message (default: random).")
 @click.option("--store", envvar="BASIS_STORE_URL", default=None, help="Event store URL (recorder only).")
 def run(name: str, nats_url: str | None, run_id: str | None, store: str | None) -> None:

@@ -6,6 +6,7 @@ from typing import get_args
 
 from .base import SCHEMA_VERSION, Message
 from .commands import (
+    VENUE_INSTRUCTION_TYPES,
     AtomicBundle,
     Borrow,
     Command,
@@ -23,7 +24,6 @@ from .commands import (
     Swap,
     Transfer,
     Unstake,
-    VENUE_INSTRUCTION_TYPES,
     VenueInstruction,
     Withdraw,
 )
@@ -66,8 +66,9 @@ AnyMessage = MarketData | Command | Event | System
 MESSAGE_TYPES: tuple[type[Message], ...] = tuple(get_args(AnyMessage))
 
 __all__ = [
-    "SCHEMA_VERSION",
     "MESSAGE_TYPES",
+    "SCHEMA_VERSION",
+    "VENUE_INSTRUCTION_TYPES",
     "AnyMessage",
     "AtomicBundle",
     "Bar",
@@ -104,8 +105,8 @@ __all__ = [
     "RewardDistribution",
     "RiskAssessment",
     "RiskLevel",
-    "RunStarted",
     "RouteCompleted",
+    "RunStarted",
     "Settled",
     "SettlementKind",
     "Side",
@@ -119,7 +120,6 @@ __all__ = [
     "Transfer",
     "TransferCompleted",
     "Unstake",
-    "VENUE_INSTRUCTION_TYPES",
     "VenueInstruction",
     "Withdraw",
     "WrapperAction",

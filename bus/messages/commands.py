@@ -111,7 +111,19 @@ class InvestorWithdrawal(Message, frozen=True, kw_only=True):
     asset: str
 
 
-VenueInstruction = SpotTrade | PerpTrade | Supply | Withdraw | Borrow | Repay | Stake | Unstake | Swap | Transfer | AtomicBundle
+VenueInstruction = (
+    SpotTrade
+    | PerpTrade
+    | Supply
+    | Withdraw
+    | Borrow
+    | Repay
+    | Stake
+    | Unstake
+    | Swap
+    | Transfer
+    | AtomicBundle
+)
 Command = VenueInstruction | InvestorDeposit | InvestorWithdrawal
 VENUE_INSTRUCTION_TYPES: tuple[type[Instruction], ...] = get_args(VenueInstruction)
 """Every instruction a venue (or the router) may be sent, for ``Bus.subscribe(types=...)``."""

@@ -100,7 +100,7 @@ class RunStarted(Message, frozen=True, kw_only=True):
     end: int
     price_references: dict[str, tuple[str, ...]]
     perp_marks: dict[str, tuple[str, ...]]
-    config: dict[str, Any] = {}
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class PositionSnapshot(Message, frozen=True, kw_only=True):

@@ -90,4 +90,6 @@ class ModelSignal(Message, frozen=True, kw_only=True):
     sd_bps: float
 
 
-MarketData = Bar | OraclePrice | FundingRate | ReserveState | LstRate | GasPrice | RewardDistribution | ModelSignal
+MarketData = (
+    Bar | OraclePrice | FundingRate | ReserveState | LstRate | GasPrice | RewardDistribution | ModelSignal
+)

@@ -1,9 +1,9 @@
 """Errors of the event store (all are :class:`~basis.bus.errors.StoreError`).
 
-    StoreError
-    ├── StoreConflict        another writer appended to the same run; nothing of the batch was written
-    │   └── AlreadyRecorded  the batch's upstream position is already recorded (a duplicate delivery)
-    └── UnknownRun           no message of that run is in the store
+StoreError
+├── StoreConflict        another writer appended to the same run; nothing of the batch was written
+│   └── AlreadyRecorded  the batch's upstream position is already recorded (a duplicate delivery)
+└── UnknownRun           no message of that run is in the store
 """
 
 from __future__ import annotations

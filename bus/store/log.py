@@ -43,7 +43,6 @@ from .errors import AlreadyRecorded, StoreConflict
 from .port import Entry, Record, RunInfo, StoredRecord
 from .rows import EventRows, NewRun, OriginatorKey, run_uuid
 
-
 _first = itemgetter(0)
 _second = itemgetter(1)
 

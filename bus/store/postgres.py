@@ -159,7 +159,7 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
         if self.datastore.originator_id_type != "uuid":
             return [str(i) for i in originator_ids]
         # distinct objects, found by identity (UUID hashing is Python code, too slow per row)
-        distinct = dict(zip(map(id, originator_ids), originator_ids))
+        distinct = dict(zip(map(id, originator_ids), originator_ids, strict=True))
         as_bytes = {key: (i if isinstance(i, UUID) else UUID(i)).bytes for key, i in distinct.items()}
         if len(as_bytes) == 1:
             return [next(iter(as_bytes.values()))] * len(originator_ids)

@@ -138,7 +138,7 @@ class StoreWriter:
             return  # nothing is written after a failed batch
         try:
             positions = self.store.append(self.run_id, batch)
-        except BaseException as exc:  # noqa: BLE001  # handed back to the caller, never dropped
+        except BaseException as exc:  # handed back to the caller, never dropped
             self._error = exc
             return
         self.committed += len(batch)

@@ -191,7 +191,7 @@ class InProcessTransport:
                                 pending = call(message)  # a plain function returns None: no coroutine
                                 if pending is not None:
                                     await pending
-                            except Exception as exc:  # noqa: BLE001  # the bus logs it and dead-letters
+                            except Exception as exc:  # the bus logs it and dead-letters
                                 await owner.handler_failed(envelope, exc)
                             else:
                                 owner.processed += 1

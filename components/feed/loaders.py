@@ -151,7 +151,7 @@ BUILDERS: dict[str, Builder] = {
 def columns_of(spec: SeriesSpec) -> tuple[str, ...]:
     """The columns read for ``spec``: its time column, then its values."""
     columns = COLUMNS[spec.kind]
-    return columns + (spec.column,) if spec.kind == "reward" else columns
+    return (*columns, spec.column) if spec.kind == "reward" else columns
 
 
 # --- rows -----------------------------------------------------------------------------------------

@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
+    VENUE_INSTRUCTION_TYPES,
     ClockTicked,
     Instruction,
     InstructionFilled,
@@ -41,7 +43,6 @@ from basis.bus.messages import (
     RouteCompleted,
     Transfer,
     TransferCompleted,
-    VENUE_INSTRUCTION_TYPES,
 )
 
 from ..base import Component

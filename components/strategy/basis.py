@@ -122,8 +122,13 @@ class BasisStrategy(Strategy):
         asset key or None), the wallet keys with their asset, and the legs."""
         p = self.params
         cex = tuple(
-            (venue, self.perp_key(venue), instruments.token(venue, p.quote), p.allocation.get(venue, 0.0),
-             instruments.token(venue, p.asset) if venue != p.spot_venue else None)
+            (
+                venue,
+                self.perp_key(venue),
+                instruments.token(venue, p.quote),
+                p.allocation.get(venue, 0.0),
+                instruments.token(venue, p.asset) if venue != p.spot_venue else None,
+            )
             for venue in p.cex_venues
         )
         assets = dict.fromkeys((p.quote, p.asset))

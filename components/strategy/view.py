@@ -43,7 +43,9 @@ class View:
         :class:`~basis.components.pricing.PriceError` when a price is missing or stale."""
         positions = self.positions
         unit_value_usd = self.prices.unit_value_usd
-        equity = 0.0  # = book_value(positions, share_units(prices, positions, "USDT")): same terms, same order
+        equity = (
+            0.0  # = book_value(positions, share_units(prices, positions, "USDT")): same terms, same order
+        )
         for key in sorted(positions):
             equity += positions[key] * unit_value_usd(key)
         object.__setattr__(self, "equity_usd", equity)

@@ -35,10 +35,33 @@ MODES = ("pure_lending_usdt", "btc_basis", "eth_basis")
 DATA_END = "2025-07-01T00:00:00Z"
 """Every shipped series stops before this instant (data/README.md)."""
 
-CONTRACT_KEYS = ("mode", "share_class", "start", "end", "initial_equity", "final_equity", "net_flows", "pnl",
-                 "apy", "max_drawdown", "sharpe", "attribution", "events", "log_digest", "wall_seconds")
-ATTRIBUTION_KEYS = ("funding", "lending_interest", "borrow_cost", "staking", "price", "trading_fees", "gas",
-                    "rewards")
+CONTRACT_KEYS = (
+    "mode",
+    "share_class",
+    "start",
+    "end",
+    "initial_equity",
+    "final_equity",
+    "net_flows",
+    "pnl",
+    "apy",
+    "max_drawdown",
+    "sharpe",
+    "attribution",
+    "events",
+    "log_digest",
+    "wall_seconds",
+)
+ATTRIBUTION_KEYS = (
+    "funding",
+    "lending_interest",
+    "borrow_cost",
+    "staking",
+    "price",
+    "trading_fees",
+    "gas",
+    "rewards",
+)
 
 CLI_TIMEOUT_S = 300
 
@@ -62,8 +85,15 @@ def cli_env() -> dict[str, str]:
 
 
 def start_cli(args: Sequence[str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([*basis_command(), *args], cwd=cwd, env=cli_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [*basis_command(), *args],
+        cwd=cwd,
+        env=cli_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +104,10 @@ class Finished:
     stderr: str
 
     def explain(self) -> str:
-        return (f"basis {' '.join(self.args)} -> exit {self.returncode}\n"
-                f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
+        return (
+            f"basis {' '.join(self.args)} -> exit {self.returncode}\n"
+            f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}"
+        )
 
 
 def finish(process: subprocess.Popen[str], args: Sequence[str]) -> Finished:

@@ -18,8 +18,11 @@ WINDOWS = {"btc_basis": ("2024-06-01", "2024-06-15"), "eth_basis": ("2024-08-05"
 def test_two_runs_with_the_same_inputs_have_the_same_digest(tmp_path: Path, mode: str) -> None:
     start, end = WINDOWS[mode]
     api_out = tmp_path / "api"
-    summary = asyncio.run(Backtest(BacktestRequest(
-        mode=mode, start=utc_ns(start), end=utc_ns(end), out=api_out, report=False)).run())
+    summary = asyncio.run(
+        Backtest(
+            BacktestRequest(mode=mode, start=utc_ns(start), end=utc_ns(end), out=api_out, report=False)
+        ).run()
+    )
     assert load_summary(api_out)["log_digest"] == summary["log_digest"]
 
     args = ["backtest", "--mode", mode, "--start", start, "--end", end, "--out", "cli", "-q"]

@@ -29,18 +29,26 @@ def assert_one_line_error(tmp_path: Path, args: list[str], *needles: str) -> str
 
 def test_malformed_flows_file_names_the_file_and_line(tmp_path: Path) -> None:
     flows = tmp_path / "flows.csv"
-    flows.write_text("timestamp,amount\n2024-06-05T00:00:00Z,50000\n2024-06-10T12:00:00Z,thirty thousand\n",
-                     encoding="utf-8")
-    line = assert_one_line_error(tmp_path, ["--mode", "btc_basis", "--flows", str(flows)], f"{flows}:3",
-                                 "thirty thousand")
+    flows.write_text(
+        "timestamp,amount\n2024-06-05T00:00:00Z,50000\n2024-06-10T12:00:00Z,thirty thousand\n",
+        encoding="utf-8",
+    )
+    line = assert_one_line_error(
+        tmp_path, ["--mode", "btc_basis", "--flows", str(flows)], f"{flows}:3", "thirty thousand"
+    )
     assert "not a number" in line
 
 
 def test_flow_outside_the_window_is_refused(tmp_path: Path) -> None:
     flows = tmp_path / "flows.csv"
     flows.write_text("timestamp,amount\n2024-07-01T00:00:00Z,1000\n", encoding="utf-8")
-    assert_one_line_error(tmp_path, ["--mode", "btc_basis", "--start", "2024-06-01", "--end", "2024-06-15",
-                                     "--flows", str(flows)], str(flows), "2024-07-01", "outside the window")
+    assert_one_line_error(
+        tmp_path,
+        ["--mode", "btc_basis", "--start", "2024-06-01", "--end", "2024-06-15", "--flows", str(flows)],
+        str(flows),
+        "2024-07-01",
+        "outside the window",
+    )
 
 
 def test_unknown_mode(tmp_path: Path) -> None:
@@ -53,8 +61,9 @@ def test_data_root_that_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_window_outside_the_data(tmp_path: Path) -> None:
-    assert_one_line_error(tmp_path, ["--mode", "btc_basis", "--start", "2019-01-01"], "2019-01-01",
-                          "outside the data")
+    assert_one_line_error(
+        tmp_path, ["--mode", "btc_basis", "--start", "2019-01-01"], "2019-01-01", "outside the data"
+    )
 
 
 def test_bad_date_string(tmp_path: Path) -> None:

@@ -27,9 +27,13 @@ def test_pure_lending_grows_with_the_usdt_liquidity_index(full_runs: dict[str, F
     summary = run.summary
     start, end = utc_ns(summary["start"]), utc_ns(summary["end"])
 
-    supplies = [(m.ts, c.delta) for _, _, m in read_log(run.store_url, run.run_id, "evt.aave_v3.filled")
-                if isinstance(m, InstructionFilled) for c in m.changes
-                if c.instrument == "aave_v3:aToken:aUSDT"]
+    supplies = [
+        (m.ts, c.delta)
+        for _, _, m in read_log(run.store_url, run.run_id, "evt.aave_v3.filled")
+        if isinstance(m, InstructionFilled)
+        for c in m.changes
+        if c.instrument == "aave_v3:aToken:aUSDT"
+    ]
     assert len(supplies) == 1 and supplies[0][1] > 0, f"expected one supply, the log has {supplies}"
     supplied_at, supplied = supplies[0]
     assert start <= supplied_at < end
@@ -61,7 +65,7 @@ def test_funding_matches_rates_times_positions(full_runs: dict[str, FullRun], mo
     contracts: dict[str, float] = defaultdict(float)
     held_at: dict[tuple[str, int], float] = {}
     settled: dict[str, float] = defaultdict(float)
-    for _, subject, message in read_log(run.store_url, run.run_id):
+    for _, _subject, message in read_log(run.store_url, run.run_id):
         if isinstance(message, (InstructionFilled, Liquidated)):
             for change in message.changes:
                 if ":Perp:" in change.instrument:

@@ -18,8 +18,24 @@ def test_deposit_and_withdrawal(tmp_path: Path, mode: str) -> None:
     flows = tmp_path / "flows.csv"
     rows = "".join(f"{ts},{amount}\n" for ts, amount in FLOWS)
     flows.write_text(f"timestamp,amount\n{rows}", encoding="utf-8")
-    result = run_cli(["backtest", "--mode", mode, "--start", START, "--end", END, "--flows", str(flows),
-                      "--out", "out", "-q", "--no-report"], tmp_path)
+    result = run_cli(
+        [
+            "backtest",
+            "--mode",
+            mode,
+            "--start",
+            START,
+            "--end",
+            END,
+            "--flows",
+            str(flows),
+            "--out",
+            "out",
+            "-q",
+            "--no-report",
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0, result.explain()
     summary = load_summary(tmp_path / "out")
     store = sqlite_url(tmp_path / "out" / "events.sqlite")
@@ -33,8 +49,9 @@ def test_deposit_and_withdrawal(tmp_path: Path, mode: str) -> None:
     assert [m.amount for m in deposits] == [summary["initial_equity"], 50_000.0]
     assert deposits[1].ts == utc_ns(FLOWS[0][0])
 
-    requested = [m for _, _, m in read_log(store, summary["run_id"], "cmd.fund.>")
-                 if isinstance(m, InvestorWithdrawal)]
+    requested = [
+        m for _, _, m in read_log(store, summary["run_id"], "cmd.fund.>") if isinstance(m, InvestorWithdrawal)
+    ]
     assert len(requested) == 1 and requested[0].amount == 30_000.0 and requested[0].ts == utc_ns(FLOWS[1][0])
     assert len(withdrawals) == 1, f"the withdrawal was not paid: {withdrawals}"
     paid = withdrawals[0]
@@ -42,7 +59,8 @@ def test_deposit_and_withdrawal(tmp_path: Path, mode: str) -> None:
     assert paid.request_id == requested[0].id
     assert utc_ns(FLOWS[1][0]) <= paid.ts < utc_ns(END)
     assert sum(m.amount for m in deposits) - paid.amount == pytest.approx(
-        summary["initial_equity"] + summary["net_flows"], rel=1e-12)
+        summary["initial_equity"] + summary["net_flows"], rel=1e-12
+    )
 
     gap, tolerance = reconciliation_gap(summary)
     assert abs(gap) <= tolerance, f"Σ attribution misses the equity change by {gap}"

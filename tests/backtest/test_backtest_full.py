@@ -27,16 +27,31 @@ INITIAL_CAPITAL = {"pure_lending_usdt": 100_000.0, "btc_basis": 100_000.0, "eth_
 """``initial_capital`` of each mode's YAML, in its share class."""
 
 SERIES = {
-    "pure_lending_usdt": ["aave_v3/usdt_reserve_daily.csv", "cex/bybit/ETHUSDT_spot_1h.csv.gz",
-                          "gas/ethereum_gas_1h.csv.gz"],
-    "btc_basis": ["cex/binance/BTCUSDT_spot_1h.csv.gz", "cex/binance/BTCUSDT_perp_1h.csv.gz",
-                  "cex/bybit/BTCUSDT_perp_1h.csv.gz", "cex/binance/BTCUSDT_funding.csv",
-                  "cex/bybit/BTCUSDT_funding.csv", "cex/okx/BTCUSDT_funding.csv",
-                  "cex/bybit/ETHUSDT_spot_1h.csv.gz", "gas/ethereum_gas_1h.csv.gz"],
-    "eth_basis": ["cex/bybit/ETHUSDT_spot_1h.csv.gz", "cex/binance/ETHUSDT_perp_1h.csv.gz",
-                  "cex/bybit/ETHUSDT_perp_1h.csv.gz", "cex/okx/ETHUSDT_perp_1h.csv.gz",
-                  "cex/binance/ETHUSDT_funding.csv", "cex/bybit/ETHUSDT_funding.csv",
-                  "cex/okx/ETHUSDT_funding.csv", "gas/ethereum_gas_1h.csv.gz"],
+    "pure_lending_usdt": [
+        "aave_v3/usdt_reserve_daily.csv",
+        "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "gas/ethereum_gas_1h.csv.gz",
+    ],
+    "btc_basis": [
+        "cex/binance/BTCUSDT_spot_1h.csv.gz",
+        "cex/binance/BTCUSDT_perp_1h.csv.gz",
+        "cex/bybit/BTCUSDT_perp_1h.csv.gz",
+        "cex/binance/BTCUSDT_funding.csv",
+        "cex/bybit/BTCUSDT_funding.csv",
+        "cex/okx/BTCUSDT_funding.csv",
+        "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "gas/ethereum_gas_1h.csv.gz",
+    ],
+    "eth_basis": [
+        "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "cex/binance/ETHUSDT_perp_1h.csv.gz",
+        "cex/bybit/ETHUSDT_perp_1h.csv.gz",
+        "cex/okx/ETHUSDT_perp_1h.csv.gz",
+        "cex/binance/ETHUSDT_funding.csv",
+        "cex/bybit/ETHUSDT_funding.csv",
+        "cex/okx/ETHUSDT_funding.csv",
+        "gas/ethereum_gas_1h.csv.gz",
+    ],
 }
 """The files each mode replays (reference prices, its venues' series, gas); the default window is the span
 where all of them exist."""
@@ -53,8 +68,17 @@ def test_mode_runs_over_the_whole_window_with_only_mode(full_runs: dict[str, Ful
     assert not missing, f"summary.json lacks {missing}"
     missing = [k for k in ATTRIBUTION_KEYS if k not in summary["attribution"]]
     assert not missing, f"summary.json attribution lacks {missing}"
-    scalars = ("initial_equity", "final_equity", "net_flows", "pnl", "apy", "max_drawdown", "sharpe",
-               "wall_seconds", "events")
+    scalars = (
+        "initial_equity",
+        "final_equity",
+        "net_flows",
+        "pnl",
+        "apy",
+        "max_drawdown",
+        "sharpe",
+        "wall_seconds",
+        "events",
+    )
     numbers = {k: summary[k] for k in scalars}
     numbers.update({f"attribution.{k}": v for k, v in summary["attribution"].items()})
     for key, value in numbers.items():

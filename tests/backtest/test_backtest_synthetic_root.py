@@ -6,17 +6,19 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from basis.components.feed import parse_utc
-from basis.components.feed.synthetic import write_synthetic, write_synthetic_gas
 
 from basis.backtest import Backtest, BacktestError, BacktestRequest
+from basis.components.feed import parse_utc
+from basis.components.feed.synthetic import write_synthetic, write_synthetic_gas
 
 START, END = parse_utc("2030-01-01T00:00:00Z"), parse_utc("2030-01-06T00:00:00Z")
 BINANCE_ONLY = {"hedge_venues": ["binance"], "hedge_allocation": {"binance": 1.0}}
 
 
 def synthetic_root(root: Path) -> Path:
-    write_synthetic(root, start=START, end=END, venue="binance", symbols={"BTCUSDT": 42_000.0}, interval_s=3_600)
+    write_synthetic(
+        root, start=START, end=END, venue="binance", symbols={"BTCUSDT": 42_000.0}, interval_s=3_600
+    )
     write_synthetic(root, start=START, end=END, venue="bybit", symbols={"ETHUSDT": 2_300.0}, interval_s=3_600)
     write_synthetic_gas(root, start=START, end=END)
     return root
@@ -24,8 +26,14 @@ def synthetic_root(root: Path) -> Path:
 
 def test_btc_basis_runs_on_a_synthetic_root_only(tmp_path: Path) -> None:
     root = synthetic_root(tmp_path / "data")
-    request = BacktestRequest(mode="btc_basis", overrides=BINANCE_ONLY, data=[root], bundled_data=False,
-                              out=tmp_path / "out", report=False)
+    request = BacktestRequest(
+        mode="btc_basis",
+        overrides=BINANCE_ONLY,
+        data=[root],
+        bundled_data=False,
+        out=tmp_path / "out",
+        report=False,
+    )
     backtest = Backtest(request)
     assert backtest.roots == [root]
     assert all(str(f).startswith(str(root)) for c in backtest.coverage for f in c.files)

@@ -34,8 +34,11 @@ async def test_handlers_of_other_types_are_skipped_and_order_is_kept() -> None:
     await a.publish(tick(1))
     await b.publish(Control(id="c1", ts=1, component="x", command="ping"))
     assert seen == [
-        "clock:t1", "raw:sys.clock", "clock:t1",
-        "raw:sys.control.x", "control:c1",
+        "clock:t1",
+        "raw:sys.clock",
+        "clock:t1",
+        "raw:sys.control.x",
+        "control:c1",
     ]
     assert (a.processed, b.processed) == (2, 1)
 
@@ -67,7 +70,9 @@ async def test_raw_bytes_still_reach_typed_handlers_and_are_decoded() -> None:
 
     bus = Bus(t, component="g")
     await bus.subscribe("md.>", on_gas, types=(GasPrice,))
-    message = GasPrice(id="g1", ts=3, chain="ethereum", base_fee_gwei=1.0, priority_fee_gwei=0.5, price_gwei=1.5)
+    message = GasPrice(
+        id="g1", ts=3, chain="ethereum", base_fee_gwei=1.0, priority_fee_gwei=0.5, price_gwei=1.5
+    )
     from basis.bus.codec import encode
 
     await t.publish("md.gas.ethereum.gwei", encode(message))  # no message object: the handler decodes

@@ -23,7 +23,7 @@ SUBJECTS = st.lists(TOKENS, min_size=1, max_size=5).map(".".join)
 def patterns(draw: st.DrawFn) -> str:
     tokens = draw(st.lists(st.one_of(TOKENS, st.just("*")), min_size=1, max_size=5))
     if draw(st.booleans()):
-        tokens = draw(st.lists(st.one_of(TOKENS, st.just("*")), min_size=0, max_size=4)) + [">"]
+        tokens = [*draw(st.lists(st.one_of(TOKENS, st.just("*")), min_size=0, max_size=4)), ">"]
     return ".".join(tokens)
 
 
@@ -83,5 +83,5 @@ def test_matcher_agrees_on_patterns_derived_from_the_subject(
     tokens = subject.split(".")
     starred = [data.draw(st.sampled_from([t, "*"])) for t in tokens]
     cut = data.draw(st.integers(0, len(tokens)))
-    pattern = ".".join(starred[:cut] + [">"]) if data.draw(st.booleans()) else ".".join(starred)
+    pattern = ".".join([*starred[:cut], ">"]) if data.draw(st.booleans()) else ".".join(starred)
     assert subjects.matches(pattern, subject) == probe.delivered(pattern, subject)

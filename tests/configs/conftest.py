@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from configutil import ConfigFiles
+
 from basis.configs import default_root
 from basis.configs.loader import FOLDERS
-from configutil import ConfigFiles
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from configutil import ConfigFiles
+
 from basis.configs import (
     ConfigValidationError,
     UnknownNameError,
@@ -14,7 +16,6 @@ from basis.configs import (
     parse_overrides,
     resolve_mode_name,
 )
-from configutil import ConfigFiles
 
 EXPECTED_VENUES = {
     "pure_lending_usdt": ("aave_v3", "alchemy"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from configutil import ConfigFiles
+
 from basis.configs import (
     ConfigConsistencyError,
     ConfigValidationError,
     load_environment,
     load_run_config,
 )
-from configutil import ConfigFiles
 
 SIMULATED = {
     "binance": "simulation",

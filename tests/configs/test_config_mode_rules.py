@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from configutil import ConfigFiles
+
 from basis.configs import (
     ConfigConsistencyError,
     ConfigError,
@@ -14,7 +16,6 @@ from basis.configs import (
     load_mode,
     load_run_config,
 )
-from configutil import ConfigFiles
 
 
 def mode_error(root: Path, name: str, error_type: type[ConfigError] = ConfigValidationError) -> str:

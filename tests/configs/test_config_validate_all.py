@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from configutil import ConfigFiles
+
 from basis.configs import (
     ConfigConsistencyError,
     ConfigFileError,
     ConfigValidationError,
     validate_all,
 )
-from configutil import ConfigFiles
 
 
 def lines(root: Path) -> list[str]:

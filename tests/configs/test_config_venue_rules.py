@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from basis.configs import ConfigConsistencyError, ConfigValidationError, load_run_config, load_venue
 from configutil import ConfigFiles
+
+from basis.configs import ConfigConsistencyError, ConfigValidationError, load_run_config, load_venue
 
 
 def venue_error(files: ConfigFiles, root: Path, name: str, changes: dict[str, Any]) -> str:

@@ -14,7 +14,10 @@ from basis.bus.messages import MESSAGE_TYPES
 def basis(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from basis.cli import main; main()", *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -64,8 +67,22 @@ def test_config_show_masks_secrets() -> None:
 def test_missing_secret_names_the_variable() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "BYBIT_", "OKX_"))}
     result = subprocess.run(
-        [sys.executable, "-c", "from basis.cli import main; main()", "config", "show", "--mode", "btc_basis",
-         "--env", "live"], capture_output=True, text=True, timeout=120, env=env)
+        [
+            sys.executable,
+            "-c",
+            "from basis.cli import main; main()",
+            "config",
+            "show",
+            "--mode",
+            "btc_basis",
+            "--env",
+            "live",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 2
     assert "BINANCE_LIVE_API_KEY" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import msgspec
 import pytest
@@ -88,12 +89,26 @@ def test_decode_errors_name_the_problem(payload: bytes, error: str) -> None:
 
 
 def test_subjects_follow_the_hierarchy() -> None:
-    bar = m.Bar(id="1", ts=1, venue="binance", symbol="BTCUSDT", market="perp", open_ts=0, interval_s=3600,
-                open=1, high=1, low=1, close=1, volume=0)
+    bar = m.Bar(
+        id="1",
+        ts=1,
+        venue="binance",
+        symbol="BTCUSDT",
+        market="perp",
+        open_ts=0,
+        interval_s=3600,
+        open=1,
+        high=1,
+        low=1,
+        close=1,
+        volume=0,
+    )
     assert subjects.subject_of(bar) == "md.bar.binance.BTCUSDT-PERP"
     trade = m.PerpTrade(id="1", ts=1, venue="bybit", symbol="BTCUSDT", side="sell", quantity=1.0)
     assert subjects.subject_of(trade) == "cmd.bybit.perp_trade"
-    settled = m.Settled(id="1", ts=1, venue="okx", instrument="okx:BaseToken:USDT", kind="funding", amount=1, asset="USDT")
+    settled = m.Settled(
+        id="1", ts=1, venue="okx", instrument="okx:BaseToken:USDT", kind="funding", amount=1, asset="USDT"
+    )
     assert subjects.subject_of(settled) == "evt.okx.funding"
     assert subjects.dlq("evt.okx.funding") == "dlq.evt.okx.funding"
     assert subjects.stream_of("md.bar.binance.BTCUSDT").name == "BASIS_MD"  # type: ignore[union-attr]
@@ -101,7 +116,7 @@ def test_subjects_follow_the_hierarchy() -> None:
 
 
 def test_subject_tokens_are_checked() -> None:
-    with pytest.raises(SubjectError, match="invalid subject token 'BTC.USDT'"):
+    with pytest.raises(SubjectError, match=re.escape("invalid subject token 'BTC.USDT'")):
         subjects.md("bar", "binance", "BTC.USDT")
     with pytest.raises(SubjectError, match="'>' must be the last token"):
         subjects.validate_pattern("md.>.x")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+from feedutil import ROOT
+
 from basis.bus.bus import Bus
 from basis.bus.clock import SimClock
 from basis.bus.ids import SequentialIds
@@ -12,7 +14,6 @@ from basis.bus.messages import ClockTicked, Control, InvestorDeposit, InvestorWi
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.feed import MarketDataFeed, discover, parse_utc, read_flows
 from basis.components.feed.feed import ProgressHook
-from feedutil import ROOT
 
 CATALOGUE = discover([ROOT])
 MODE = CATALOGUE.select(

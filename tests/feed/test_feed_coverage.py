@@ -6,9 +6,10 @@ import json
 import time
 
 import pytest
+from feedutil import ROOT
+
 from basis.components.feed import WindowError, common_window, coverage, coverages, discover, iso, parse_utc
 from basis.components.feed.coverage import clear_cache
-from feedutil import ROOT
 
 CATALOGUE = discover([ROOT])
 BINANCE_HOLES = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from feedutil import BAR_HEADER, ROOT, hours, write_csv
+
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import FundingRate
 from basis.components.feed import (
@@ -15,7 +17,6 @@ from basis.components.feed import (
     SeriesReader,
     discover,
 )
-from feedutil import BAR_HEADER, ROOT, hours, write_csv
 
 FUNDING = "cex/binance/BTCUSDT_funding.csv"
 PERP = "cex/binance/BTCUSDT_perp_1h.csv.gz"

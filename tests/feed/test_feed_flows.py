@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import InvestorDeposit, InvestorWithdrawal
 from basis.components.feed import FlowsFileError, parse_utc, read_flows
@@ -61,5 +63,5 @@ def test_malformed_flows_files(tmp_path: Path, text: str, expected: str) -> None
 
 
 def test_missing_flows_file(tmp_path: Path) -> None:
-    with pytest.raises(FlowsFileError, match="nope.csv: cannot open"):
+    with pytest.raises(FlowsFileError, match=re.escape("nope.csv: cannot open")):
         read_flows(tmp_path / "nope.csv", SequentialIds("r", "flows"), asset="USDT")

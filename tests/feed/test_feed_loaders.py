@@ -6,6 +6,8 @@ import gc
 import tracemalloc
 
 import pytest
+from feedutil import ROOT, readme_rows
+
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import (
     Bar,
@@ -18,7 +20,6 @@ from basis.bus.messages import (
 )
 from basis.components.feed import SeriesReader, discover, parse_utc
 from basis.components.feed.times import NS
-from feedutil import ROOT, readme_rows
 
 CATALOGUE = discover([ROOT])
 H = 3600 * NS

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from feedutil import ROOT
+
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import InvestorDeposit, Message, ModelSignal
 from basis.components.feed import DataError, SeriesReader, Stream, discover, merge, parse_utc
 from basis.components.feed.merge import KIND_ORDER
-from feedutil import ROOT
 
 CATALOGUE = discover([ROOT])
 NAMES = [

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from feedutil import BAR_HEADER, ROOT, hours, write_csv
+
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import Bar, FundingRate
 from basis.components.feed import SeriesReader, coverage, discover, iso, parse_utc
 from basis.components.feed.times import NS
-from feedutil import BAR_HEADER, ROOT, hours, write_csv
 
 FUNDING = "cex/binance/BTCUSDT_funding.csv"
 HEADER = ("timestamp", "funding_rate")

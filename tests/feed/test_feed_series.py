@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from feedutil import ROOT, readme_rows, write_csv
+
 from basis.components.feed import Catalogue, LayoutError, MissingSeriesError, discover, parse_name
 from basis.components.feed.series import expected_paths, split_pair
-from feedutil import ROOT, readme_rows, write_csv
 
 
 def test_catalogue_holds_every_dated_series_of_the_bundled_root() -> None:
@@ -80,7 +82,7 @@ def test_missing_series_names_the_files_looked_for(tmp_path: Path) -> None:
     message = str(caught.value)
     assert str(ROOT / "cex/binance/ETHUSDT_spot_1h.csv.gz") in message
     assert str(tmp_path / "cex/binance/ETHUSDT_spot_1h.csv.gz") in message
-    with pytest.raises(MissingSeriesError, match="staking/lido_eigen_rewards.csv"):
+    with pytest.raises(MissingSeriesError, match=re.escape("staking/lido_eigen_rewards.csv")):
         catalogue.select(["funding:binance:BTCUSDT", "reward:lido:EIGEN"])
 
 

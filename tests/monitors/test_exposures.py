@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from basis.bus.messages import Exposure
 from basis.components.exposure_monitor import Exposures, value_book
 from basis.components.pricing import MissingPrice, PriceBook

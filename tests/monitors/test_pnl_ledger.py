@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+
 from basis.bus.messages import ClockTicked, Fill, Liquidated, Message
 from basis.components.pnl_monitor import ATTRIBUTION_KEYS, AttributionError, PnlLedger
 from basis.components.pricing import MissingPrice, PriceBook
@@ -253,7 +254,7 @@ def test_a_remainder_beyond_rounding_is_an_error() -> None:
     ledger.record(flow(H, "deposit", 100.0, "binance:BaseToken:USDT"))
     ledger.value(prices)
     ledger.attribution["funding"] += 1e-3  # a credit nothing in the book accounts for
-    with pytest.raises(AttributionError, match="remainder|limit"):
+    with pytest.raises(AttributionError, match=r"remainder|limit"):
         ledger.value(prices)
     assert ledger.remainder == pytest.approx(-1e-3)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from basis.bus.messages import OraclePrice, ReserveState
 from basis.components.pricing import MissingPrice, PriceBook, StalePrice, perp_base
 

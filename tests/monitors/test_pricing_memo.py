@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from basis.components.pricing import MissingPrice, PriceBook, StalePrice
 
 from .scenario import H, bar, lst
@@ -13,8 +14,11 @@ PERP = "binance:Perp:BTCUSDT"
 
 def fresh() -> PriceBook:
     prices = PriceBook()
-    for message in (bar(H, "binance", "BTCUSDT", "spot", 60000.0), bar(H, "binance", "BTCUSDT", "perp", 60010.0),
-                    bar(H, "bybit", "ETHUSDT", "spot", 3000.0)):
+    for message in (
+        bar(H, "binance", "BTCUSDT", "spot", 60000.0),
+        bar(H, "binance", "BTCUSDT", "perp", 60010.0),
+        bar(H, "bybit", "ETHUSDT", "spot", 3000.0),
+    ):
         prices.apply(message)
     return prices
 

@@ -6,6 +6,20 @@ import random
 
 import msgspec
 import pytest
+from monitors.scenario import (
+    RUN,
+    H,
+    Rig,
+    bar,
+    basis_scenario,
+    fill,
+    flow,
+    lst,
+    market,
+    settled,
+    tick,
+)
+
 from basis.bus.bus import Bus
 from basis.bus.codec import decode
 from basis.bus.messages import (
@@ -26,19 +40,6 @@ from basis.projections import (
     replay,
     verify,
     verify_run,
-)
-from monitors.scenario import (
-    RUN,
-    H,
-    Rig,
-    bar,
-    basis_scenario,
-    fill,
-    flow,
-    lst,
-    market,
-    settled,
-    tick,
 )
 
 

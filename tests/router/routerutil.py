@@ -16,6 +16,7 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock, SimClock
 from basis.bus.ids import IdFactory, SequentialIds
+from basis.bus.messages import VENUE_INSTRUCTION_TYPES as INSTRUCTION_TYPES
 from basis.bus.messages import (
     ClockTicked,
     Fill,
@@ -33,7 +34,6 @@ from basis.bus.messages import (
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.base import Component
 from basis.components.router import ExecutionRouter, RouterParams
-from basis.bus.messages import VENUE_INSTRUCTION_TYPES as INSTRUCTION_TYPES
 
 M = TypeVar("M", bound=Message)
 T0 = 1_719_792_000 * 1_000_000_000  # 2024-07-01T00:00:00Z

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from routerutil import Reject, Rig
+
 from basis.bus.messages import AtomicBundle, PerpTrade, RouteCompleted, SpotTrade, Stake, Supply, Transfer
 from basis.components.router import ActionMap, RouterParams, RoutingError
-from routerutil import Reject, Rig
 
 ALLOCATION = {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
 

@@ -20,7 +20,7 @@ def _docker_reason() -> str | None:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if not host.startswith("unix://"):
         return None  # a remote engine: let testcontainers try it
-    path = host[len("unix://"):]
+    path = host[len("unix://") :]
     if not os.path.exists(path):
         return f"no Docker engine for testcontainers (no socket at {path})"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -55,7 +55,10 @@ def test_store_on_a_postgres_container(postgres_container_url: str) -> None:
     with open_store(postgres_container_url) as store:
         positions = store.append("run-1", [("md.bar.binance.BTCUSDT", b"{}"), ("evt.binance.filled", b"{}")])
         assert positions == [positions[0], positions[0] + 1]
-        assert [r.subject for r in store.read(run_id="run-1")] == ["md.bar.binance.BTCUSDT", "evt.binance.filled"]
+        assert [r.subject for r in store.read(run_id="run-1")] == [
+            "md.bar.binance.BTCUSDT",
+            "evt.binance.filled",
+        ]
         assert len(digest(store, "run-1")) == 64
 
 

@@ -145,7 +145,8 @@ class StoreContract:
         assert list(store.read(run_id="nobody")) == []
 
     def test_read_filters_by_subject_pattern(self, store: LogStore) -> None:
-        records = sample_run("a", 30) + [
+        records = [
+            *sample_run("a", 30),
             ("dlq.md.price.aave_v3.WETH", b"raw"),
             ("md.price.aave_v3", b"short"),
         ]

@@ -51,7 +51,9 @@ def test_bad_urls_are_refused(url: str) -> None:
 
 
 def test_postgres_location() -> None:
-    location = PostgresLocation.parse("postgresql://alice:s%40cret@db.example:6543/basis?schema=live&prefix=p_")
+    location = PostgresLocation.parse(
+        "postgresql://alice:s%40cret@db.example:6543/basis?schema=live&prefix=p_"
+    )
     assert (location.user, location.password, location.host, location.port, location.dbname) == (
         "alice",
         "s@cret",

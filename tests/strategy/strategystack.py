@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from strategyutil import HOUR, T0, VENUES, Clocked, Tape
+
 from basis.bus.bus import Bus
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import (
@@ -26,7 +28,6 @@ from basis.components.risk_monitor import RiskLimits, RiskMonitor
 from basis.components.router import ActionMap, ExecutionRouter, RouterParams
 from basis.components.strategy import Strategy, StrategyParams, create_strategy
 from basis.venues.simulated import SimulatedAave, SimulatedCex, SimulatedWallet
-from strategyutil import HOUR, T0, VENUES, Clocked, Tape
 
 RUN = "run"
 

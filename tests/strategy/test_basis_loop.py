@@ -7,6 +7,8 @@ import itertools
 import math
 
 import pytest
+from strategystack import Stack
+
 from basis.bus.messages import (
     FlowBooked,
     Instruction,
@@ -22,7 +24,6 @@ from basis.bus.messages import (
 )
 from basis.components.risk_monitor import RiskLimits
 from basis.components.strategy import BasisParams
-from strategystack import Stack
 
 approx = pytest.approx
 ALLOCATION = {"binance": 0.4, "bybit": 0.3, "okx": 0.3}

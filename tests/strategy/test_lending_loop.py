@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from strategystack import Stack
+
 from basis.bus.messages import FlowBooked, PnlSnapshot, Supply, Withdraw
 from basis.components.strategy import LendingParams
-from strategystack import Stack
 
 approx = pytest.approx
 SUPPLIED = "aave_v3:aToken:aUSDT"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from strategyutil import btc_params, detached
+
 from basis.components.router import RouterParams
 from basis.components.strategy import (
     STRATEGIES,
@@ -16,7 +18,6 @@ from basis.components.strategy import (
     strategy_class,
 )
 from basis.configs.loader import load_mode
-from strategyutil import btc_params, detached
 
 
 def test_every_mode_name_maps_to_its_class() -> None:

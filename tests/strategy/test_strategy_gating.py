@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from strategyutil import HOUR, Clocked, Tape, lending_params, market
+
 from basis.bus.bus import Bus
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import (
@@ -24,7 +26,6 @@ from basis.bus.messages import (
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.pricing import PriceBook
 from basis.components.strategy import PureLendingStrategy, Strategy
-from strategyutil import HOUR, Clocked, Tape, lending_params, market
 
 approx = pytest.approx
 

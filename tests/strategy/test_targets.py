@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from strategyutil import btc_params, detached, eth_params, lending_params, prices, view
+
 from basis.bus.messages import PerpTrade, SpotTrade, Supply, Transfer, Withdraw
 from basis.components.strategy import (
     BtcBasisStrategy,
@@ -11,7 +13,6 @@ from basis.components.strategy import (
     derive_margin_buffer,
 )
 from basis.components.strategy.view import Order
-from strategyutil import btc_params, detached, eth_params, lending_params, prices, view
 
 approx = pytest.approx
 

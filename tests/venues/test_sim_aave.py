@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from venueutil import HOUR, Harness, changes
+
 from basis.bus.messages import (
     Borrow,
     InstructionFilled,
@@ -16,7 +18,6 @@ from basis.bus.messages import (
 )
 from basis.venues.simulated import RiskParams, SimulatedAave, SimulatedWallet
 from basis.venues.simulated.aave import AaveAccount
-from venueutil import HOUR, Harness, changes
 
 approx = pytest.approx
 GWEI = 20.0

@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from venueutil import T0, Harness
+
 from basis.bus.messages import (
     Bar,
     Borrow,
@@ -27,9 +31,6 @@ from basis.venues.simulated import (
     SimulatedWallet,
 )
 from basis.venues.simulated.cex import CexAccount
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from venueutil import T0, Harness
 
 approx = pytest.approx
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from venueutil import HOUR, Harness, changes
+
 from basis.bus.messages import (
     InstructionAccepted,
     Liquidated,
@@ -15,7 +17,6 @@ from basis.bus.messages import (
 )
 from basis.venues.gateway import VenueGateway
 from basis.venues.simulated import SimulatedCex
-from venueutil import HOUR, Harness, changes
 
 approx = pytest.approx
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from venueutil import HOUR, Harness, changes
+
 from basis.bus.messages import InvestorDeposit, LstRate, Settled, Stake, Swap, TransferCompleted, Unstake
 from basis.venues.simulated import SimulatedDex, SimulatedStaking, SimulatedWallet
-from venueutil import HOUR, Harness, changes
 
 approx = pytest.approx
 

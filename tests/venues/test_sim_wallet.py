@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from venueutil import HOUR, Harness, changes
+
 from basis.bus.messages import (
     FlowBooked,
     InstructionAccepted,
@@ -15,7 +17,6 @@ from basis.bus.messages import (
     TransferCompleted,
 )
 from basis.venues.simulated import SimulatedAave, SimulatedCex, SimulatedWallet
-from venueutil import HOUR, Harness, changes
 
 approx = pytest.approx
 ERC20_GAS = 65_000 * 10.0 * 1e-9

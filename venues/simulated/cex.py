@@ -26,11 +26,9 @@ takes the rest).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from basis.bus import instruments as keys
 from basis.bus import subjects

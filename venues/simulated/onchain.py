@@ -104,7 +104,9 @@ class OnChainGateway(GatewayComponent):
         await self.bus.subscribe(
             subjects.md("gas", self.gas.chain, "gwei"), self.on_gas_price, types=(GasPrice,)
         )
-        await self.bus.subscribe(subjects.pattern(subjects.EVT, ">"), self.on_balance_event, types=BALANCE_EVENTS)
+        await self.bus.subscribe(
+            subjects.pattern(subjects.EVT, ">"), self.on_balance_event, types=BALANCE_EVENTS
+        )
         await self.on_start_venue()
 
     async def on_start_venue(self) -> None:

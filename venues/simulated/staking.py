@@ -12,9 +12,8 @@ is published.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from collections.abc import Mapping
+from dataclasses import replace
 
 from basis.bus import subjects
 from basis.bus.bus import Bus
