@@ -258,7 +258,7 @@ class Backtest:
             return PriceBook(references=self.wiring.references, perp_marks=self.wiring.perp_marks)
 
         components: list[Component] = [
-            factory(bus(f"venue{i}"), clock, ids(f"venue{i}")) for i, factory in enumerate(self.wiring.venues)
+            factory(bus(name), clock, ids(name)) for name, factory in self.wiring.venues
         ]
         components += [
             PositionMonitor(bus("position-monitor"), clock, ids("position-monitor")),

@@ -47,7 +47,8 @@ class Wiring:
     references: dict[str, Reference] = field(default_factory=dict)
     perp_marks: dict[str, Reference] = field(default_factory=dict)
     proxies: list[Proxy] = field(default_factory=list)
-    venues: list[VenueFactory] = field(default_factory=list)
+    venues: list[tuple[str, VenueFactory]] = field(default_factory=list)
+    """``(component name, factory)`` of each simulated venue."""
 
     def add_series(self, catalogue: Catalogue, path: str) -> None:
         spec = catalogue.for_path(path)
@@ -139,27 +140,27 @@ def _wire_cex(
             raise BacktestError(f"{venue.name} has no funding series of its own for {symbol}")
         wiring.add_series(catalogue, funding.path)
     config: Any = venue.config
-    others = [v for v in run.venues if v != venue.name]
-    wiring.venues.append(
-        lambda bus, clock, ids, _c=config, _v=venue.name, _i=tuple(instruments), _m=dict(marks), _o=others: (
-            SimulatedCex(
-                bus,
-                clock,
-                ids,
-                venue=_v,
-                instruments=_i,
-                marks=_m,
-                spot_taker_fee=_c.fees.spot.taker,
-                perp_taker_fee=_c.fees.perp.taker,
-                slippage_bps=run.mode.slippage_bps,
-                initial_margin=_c.margin.initial,
-                maintenance_margin=_c.margin.maintenance,
-                withdrawal_delay_s=_c.transfers.withdrawal_delay_seconds,
-                withdrawal_fees=dict(_c.transfers.withdrawal_fee),
-                destinations=("wallet", *(o for o in _o if o not in ("aave_v3", "alchemy"))),
-            )
+    destinations = ("wallet", *(v for v, o in run.venues.items() if o.kind == "cex" and v != venue.name))
+
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+        return SimulatedCex(
+            bus,
+            clock,
+            ids,
+            venue=venue.name,
+            instruments=tuple(instruments),
+            marks=dict(marks),
+            spot_taker_fee=config.fees.spot.taker,
+            perp_taker_fee=config.fees.perp.taker,
+            slippage_bps=run.mode.slippage_bps,
+            initial_margin=config.margin.initial,
+            maintenance_margin=config.margin.maintenance,
+            withdrawal_delay_s=config.transfers.withdrawal_delay_seconds,
+            withdrawal_fees=dict(config.transfers.withdrawal_fee),
+            destinations=destinations,
         )
-    )
+
+    wiring.venues.append((f"sim-{venue.name}", make))
 
 
 def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset: str) -> None:
@@ -170,12 +171,13 @@ def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset
     wiring.add_series(catalogue, _source(venue, f"{reserve}_reserve").path)
     config: Any = venue.config
     risk = config.risk_params
-    wiring.venues.append(
-        lambda bus, clock, ids, _g=dict(config.gas): SimulatedAave(
+
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+        return SimulatedAave(
             bus,
             clock,
             ids,
-            gas_units=_g,
+            gas_units=dict(config.gas),
             standard=RiskParams(
                 risk.standard.ltv, risk.standard.liquidation_threshold, risk.standard.liquidation_bonus
             ),
@@ -184,7 +186,8 @@ def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset
             ),
             close_factor=risk.close_factor,
         )
-    )
+
+    wiring.venues.append((f"sim-{venue.name}", make))
 
 
 def _wire_wallet(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: ResolvedVenue) -> None:
@@ -199,8 +202,8 @@ def _wire_wallet(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: Re
     gas = dict(config.gas)
     if "transfer" in gas:
         gas["eth_transfer"] = gas.pop("transfer")
-    wiring.venues.append(
-        lambda bus, clock, ids, _d=dict(delays), _g=gas: SimulatedWallet(
-            bus, clock, ids, deposit_delays_s=_d, gas_units=_g
-        )
-    )
+
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+        return SimulatedWallet(bus, clock, ids, deposit_delays_s=dict(delays), gas_units=dict(gas))
+
+    wiring.venues.append(("sim-wallet", make))
