@@ -19,8 +19,9 @@ encoded bus messages (OraclePrice, ~190 bytes) prepared before timing. Database 
 flushes, PostgreSQL checkpoints), so each measurement is repeated ``--reps`` times, in alternating order,
 on fresh tables (with a best-effort ``CHECKPOINT`` before each PostgreSQL one), and the table shows the
 best of each. Every measurement is printed as a JSON line; then the table and the ratios
-``writer/thread ÷ raw`` (target ≥ 0.8) and ``writer/thread ÷ eventsourcing``. PostgreSQL is skipped,
-saying why, when it cannot be reached.
+``writer/thread ÷ eventsourcing`` (target ≥ 0.8 on both backends; stretch ≥ 2 on PostgreSQL, where our
+recorder uses COPY) and ``writer/thread ÷ raw driver`` (for reference). PostgreSQL is skipped, saying
+why, when it cannot be reached.
 """
 
 from __future__ import annotations
@@ -331,24 +332,23 @@ def report(all_rates: dict[str, Rates]) -> None:
     print()
     for b in backends:
         r = all_rates[b]
-        ratio = r["writer/thread"] / r["raw"]
+        versus_recorder = r["writer/thread"] / r["eventsourcing"]
+        line = {
+            "backend": b,
+            "what": "writer/thread / eventsourcing recorder",
+            "ratio": round(versus_recorder, 3),
+            "target": 0.8,
+            "ok": versus_recorder >= 0.8,
+        }
+        if b == "postgres":
+            line |= {"stretch": 2.0, "stretch_ok": versus_recorder >= 2.0}
+        print(json.dumps(line))
         print(
             json.dumps(
                 {
                     "backend": b,
-                    "what": "writer/thread / raw",
-                    "ratio": round(ratio, 3),
-                    "target": 0.8,
-                    "ok": ratio >= 0.8,
-                }
-            )
-        )
-        print(
-            json.dumps(
-                {
-                    "backend": b,
-                    "what": "writer/thread / eventsourcing",
-                    "ratio": round(r["writer/thread"] / r["eventsourcing"], 2),
+                    "what": "writer/thread / raw driver",
+                    "ratio": round(r["writer/thread"] / r["raw"], 3),
                 }
             )
         )
