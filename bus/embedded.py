@@ -231,8 +231,11 @@ class EmbeddedNats:
 def serve_forever(port: int = 4222, store_dir: str | Path = "runs/nats", *, host: str = "127.0.0.1") -> int:
     """Run nats-server with JetStream in the foreground until SIGINT/SIGTERM; returns its exit status.
 
-    The server's log goes to this process's stderr.
+    The server's log goes to this process's stderr. ``port=0`` picks a free port.
     """
+    port = port or free_port(host)
+    if _accepts(host, port):
+        raise EmbeddedServerError(f"{host}:{port} is already in use; pick another --port (0 for a free one)")
     store = Path(store_dir)
     store.mkdir(parents=True, exist_ok=True)
     cmd = [str(nats_server_binary()), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
@@ -255,11 +258,11 @@ def serve_forever(port: int = 4222, store_dir: str | Path = "runs/nats", *, host
         if received:
             process.send_signal(received[-1])
         deadline = time.monotonic() + 10.0
-        while not _accepts(host, port):
-            if process.poll() is not None or time.monotonic() > deadline:
+        while process.poll() is None and not _accepts(host, port):
+            if time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        else:
+        if process.poll() is None:
             print(f"nats-server listening on nats://{host}:{port} (JetStream store {store})", file=sys.stderr)
         return process.wait()
     finally:

@@ -49,7 +49,7 @@ def nats(port: int, store_dir: Path) -> None:
     """Run the bundled nats-server (JetStream on) in the foreground for other tools."""
     from basis.bus.embedded import serve_forever
 
-    serve_forever(port=port, store_dir=store_dir)
+    raise SystemExit(serve_forever(port=port, store_dir=store_dir))
 
 
 def register(group: click.Group) -> None:
