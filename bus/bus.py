@@ -27,6 +27,7 @@ those are called without the cost of a coroutine. (Whatever the handler returns 
 awaited.)"""
 ORIGINAL_SUBJECT_HEADER = "Basis-Original-Subject"
 RUN_HEADER = "Basis-Run"
+_PLAIN = subjects.SYS + "."
 
 _any_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(AnyMessage)
 
@@ -47,10 +48,13 @@ class Bus:
     async def publish(self, message: Message) -> None:
         subject = subjects.subject_of(message)
         data = encode(message)
+        # The run header tags what the recorder stores (the durable families); plain sys.* subjects
+        # (clock, heartbeats, control) go without it.
+        headers = None if subject.startswith(_PLAIN) else self._headers
         nowait = self._publish_nowait
-        if nowait is not None and nowait(subject, data, self._headers, message):
+        if nowait is not None and nowait(subject, data, headers, message):
             return
-        await self.transport.publish(subject, data, headers=self._headers, msg_id=message.id, message=message)
+        await self.transport.publish(subject, data, headers=headers, msg_id=message.id, message=message)
 
     async def subscribe(
         self,
