@@ -1,10 +1,11 @@
 """Bus benchmarks; prints one JSON object per line.
 
 * ``roundtrip``: ping -> heartbeat between two OS processes over a real nats-server. ``basis-bus``:
-  typed messages through the Bus and NatsTransport, the responder a real Component (fresh ids, clock;
-  the Bus sets ``Basis-Run`` only on durable subjects, not on these sys.* ones). ``basis-transport``: NatsTransport alone on both sides, carrying the
-  bytes and header. Beside them raw nats-py doing the same round trip with the same payload, without
-  and with the same header. p50/p99 in microseconds and the overhead ratios (ours / raw).
+  typed messages through the Bus and NatsTransport, the responder a real Component (fresh ids and
+  clock; the Bus sets ``Basis-Run`` only on durable subjects, not on these ``sys.*`` ones).
+  ``basis-transport``: NatsTransport alone on both sides, carrying the same bytes and a ``Basis-Run``
+  header. Beside them raw nats-py doing the same round trip with the same payload, without and with
+  the header. p50/p99 in microseconds and the overhead ratios (ours / raw).
 * ``request``: core request/reply, ``transport.request`` + codec encode/decode on both sides vs
   ``nc.request`` with the same bytes.
 * ``inprocess``: in-process transport throughput, raw bytes and typed Bus messages (msgs/s).
