@@ -16,23 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from basis.components.feed import iso
+from basis.components.pnl_monitor import ATTRIBUTION_KEYS
 
 from .report import render
 
 if TYPE_CHECKING:
     from .run import Backtest, Collector
-
-ATTRIBUTION_KEYS = (
-    "funding",
-    "lending_interest",
-    "borrow_cost",
-    "staking",
-    "price",
-    "trading_fees",
-    "gas",
-    "rewards",
-    "liquidation",
-)
 
 
 def build_summary(
