@@ -47,7 +47,7 @@ from .errors import BacktestError, RunAborted
 from .gaps import GapFill, plan_gap_fills
 from .metrics import RunMetrics
 from .request import BacktestRequest
-from .strategies import build_router, build_strategy
+from .strategies import build_router, build_strategy, require_strategy
 from .wiring import Wiring, wire
 
 DURABLE = ("md.>", "cmd.>", "evt.>", "dlq.>")
@@ -144,6 +144,7 @@ class Backtest:
         for root in request.data:
             if not Path(root).is_dir():
                 raise BacktestError(f"--data {root}: not a directory")
+        require_strategy(self.config)
         catalogue = discover(self.roots)
         self.wiring: Wiring = wire(self.config, catalogue)
         self.coverage = coverages(self.wiring.series, self.roots)

@@ -9,19 +9,26 @@ from basis.bus.ids import IdFactory
 from basis.components.pricing import PriceBook
 from basis.components.router import ExecutionRouter, RouterParams
 from basis.components.strategy.base import Strategy
-from basis.components.strategy.registry import UnknownStrategy, create_strategy, strategy_class
+from basis.components.strategy.registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
 from basis.configs import RunConfig
 
 from .errors import BacktestError
 
 
+def require_strategy(config: RunConfig) -> type[Strategy]:
+    """The strategy class of the run's mode; a clear error for modes without one yet."""
+    try:
+        return strategy_class(config.mode.name)
+    except UnknownStrategy:
+        known = ", ".join(sorted(STRATEGIES))
+        raise BacktestError(
+            f"mode {config.mode.name} is configured but has no strategy yet; backtests run {known}"
+        ) from None
+
+
 def build_strategy(config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook) -> Strategy:
     mode = config.mode
-    try:
-        cls = strategy_class(mode.name)
-    except UnknownStrategy as exc:
-        raise BacktestError(f"mode {mode.name} cannot be backtested yet: {exc}") from None
-    params = cls.params_from_mode(mode)
+    params = require_strategy(config).params_from_mode(mode)
     return create_strategy(mode.name, bus, clock, ids, params, prices=prices)
 
 
