@@ -152,7 +152,8 @@ class RunMetrics:
         """Time-weighted growth, annualised (compounded)."""
         if self.days <= 0:
             return 0.0
-        return self._growth ** (DAYS_PER_YEAR / self.days) - 1.0
+        growth: float = self._growth ** (DAYS_PER_YEAR / self.days)
+        return growth - 1.0
 
     @property
     def sharpe(self) -> float:

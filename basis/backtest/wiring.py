@@ -16,7 +16,7 @@ from basis.bus.instruments import perp as perp_key
 from basis.components.base import Component
 from basis.components.feed import Catalogue, SeriesSpec
 from basis.components.pricing import DEFAULT_REFERENCES, Reference
-from basis.configs import RunConfig
+from basis.configs import CexVenueConfig, RunConfig
 from basis.configs.run import ResolvedVenue, SeriesSource
 
 from .errors import BacktestError
@@ -196,7 +196,7 @@ def _wire_wallet(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: Re
     wiring.add_series(catalogue, _source(venue, "ETH_gas").path)
     delays: dict[str, float] = {}
     for name, other in run.venues.items():
-        if other.kind == "cex":
+        if isinstance(other.config, CexVenueConfig):
             delays[name] = float(other.config.transfers.deposit_delay_seconds)
     config: Any = venue.config
     gas = dict(config.gas)

@@ -14,8 +14,8 @@ STORE_HELP = (
 )
 
 
-def store_option(fn):  # type: ignore[no-untyped-def]
-    return click.option("--store", envvar="BASIS_STORE_URL", default=BACKTEST_STORE_URL, help=STORE_HELP)(fn)
+store_option = click.option("--store", envvar="BASIS_STORE_URL", default=BACKTEST_STORE_URL, help=STORE_HELP)
+"""The ``--store`` option of every command that reads the event log."""
 
 
 @click.group()

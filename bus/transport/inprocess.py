@@ -33,7 +33,7 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -234,11 +234,13 @@ class InProcessTransport:
         self._queue.append(Envelope(subject, data, _NO_HEADERS if headers is None else headers, "", message))
         return True
 
-    async def subscribe(self, pattern: str, handler: Handler, *, queue: str = "") -> InProcessSubscription:
+    async def subscribe(
+        self, pattern: str, handler: Handler | Callable[[Envelope], None], *, queue: str = ""
+    ) -> InProcessSubscription:
         if self._closed:
             raise TransportError("transport is closed")
         validate_pattern(pattern)
-        sub = InProcessSubscription(self, pattern, handler, queue)
+        sub = InProcessSubscription(self, pattern, handler, queue)  # type: ignore[arg-type]
         self._subs.append(sub)
         self._routes.clear()
         self._typed_routes.clear()
