@@ -19,8 +19,8 @@ import msgspec
 
 from basis.bus import subjects
 from basis.bus.bus import Bus
-from basis.bus.clock import SimClock
-from basis.bus.ids import SequentialIds
+from basis.bus.clock import Clock, SimClock
+from basis.bus.ids import IdFactory, SequentialIds
 from basis.bus.messages import (
     Control,
     InstructionFilled,
@@ -322,8 +322,9 @@ class Backtest:
 
 
 def build_risk_monitor(
-    config: RunConfig, bus: Bus, clock: SimClock, ids: SequentialIds, prices: PriceBook
+    config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook
 ) -> RiskMonitor:
+    """The risk monitor with the mode's limits (also what ``basis component run risk-monitor`` runs)."""
     from basis.components.risk_monitor import RiskLimits
 
     risk = config.mode.risk

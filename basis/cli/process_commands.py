@@ -16,9 +16,9 @@ def component() -> None:
 @component.command("list")
 def list_components() -> None:
     """List the components that can run as processes."""
-    from basis.process import COMPONENTS
+    from basis.process import component_names
 
-    for name in sorted(COMPONENTS):
+    for name in component_names():
         click.echo(name)
     click.echo("recorder")
 
@@ -34,7 +34,13 @@ def list_components() -> None:
 )
 @click.option("--run-id", default=None, help="Run id stamped on every message (default: random).")
 @click.option("--store", envvar="BASIS_STORE_URL", default=None, help="Event store URL (recorder only).")
-def run(name: str, nats_url: str | None, run_id: str | None, store: str | None) -> None:
+@click.option("--mode", default=None, help="Strategy mode (exposure, risk and PnL monitors need one).")
+@click.option(
+    "--env", "environment", default="all-simulation", show_default=True, help="Environment of --mode."
+)
+def run(
+    name: str, nats_url: str | None, run_id: str | None, store: str | None, mode: str | None, environment: str
+) -> None:
     """Run component NAME until it is told to stop (sys.control.NAME) or gets SIGTERM/SIGINT."""
     if name == "recorder":
         from basis.bus.store import DEFAULT_STORE_URL
@@ -43,9 +49,16 @@ def run(name: str, nats_url: str | None, run_id: str | None, store: str | None) 
         if nats_url is None:
             raise click.UsageError("the recorder needs --nats URL (the server whose streams it records)")
         raise SystemExit(asyncio.run(run_recorder(nats_url, store or DEFAULT_STORE_URL)))
-    from basis.process import run_component
+    from basis.process import UsageError, run_component
 
-    raise SystemExit(asyncio.run(run_component(name, nats_url, run_id or uuid.uuid4().hex)))
+    try:
+        status = asyncio.run(
+            run_component(name, nats_url, run_id or uuid.uuid4().hex, mode=mode, environment=environment)
+        )
+    except UsageError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
+    raise SystemExit(status)
 
 
 def register(group: click.Group) -> None:
