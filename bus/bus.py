@@ -12,11 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
-
 from . import subjects
-from .codec import encode
-from .messages import AnyMessage, Message
+from .codec import decode, encode
+from .errors import DecodeError
+from .messages import Message
 from .transport.base import ERROR_HEADER, Envelope, Subscription, Transport
 
 log = logging.getLogger("basis.bus")
@@ -28,8 +27,6 @@ awaited.)"""
 ORIGINAL_SUBJECT_HEADER = "Basis-Original-Subject"
 RUN_HEADER = "Basis-Run"
 _PLAIN = subjects.SYS + "."
-
-_any_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(AnyMessage)
 
 
 class Bus:
@@ -76,8 +73,8 @@ class Bus:
             message = envelope.message
             if message is None:
                 try:
-                    message = _any_decoder.decode(envelope.data)
-                except msgspec.DecodeError as exc:
+                    message = decode(envelope.data)
+                except DecodeError as exc:
                     await self.dead_letter(envelope, f"decode error: {exc}")
                     return
             if not isinstance(message, accept):

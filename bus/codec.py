@@ -26,16 +26,6 @@ def decode(data: bytes) -> Message:
     return message
 
 
-def decoder_for(*types: type[Message]) -> msgspec.json.Decoder[Any]:
-    """A decoder that accepts only ``types`` (a consumer's own union)."""
-    if len(types) == 1:
-        return msgspec.json.Decoder(types[0])
-    union: Any = types[0]
-    for t in types[1:]:
-        union = union | t
-    return msgspec.json.Decoder(union)
-
-
 def json_schemas() -> dict[str, Any]:
     """JSON Schema of every message type, keyed by the type tag."""
     schemas, components = msgspec.json.schema_components(MESSAGE_TYPES, ref_template="#/$defs/{name}")

@@ -157,20 +157,21 @@ class EmbeddedNats:
             tail = ""
         return EmbeddedServerError(f"nats-server on {self.url} {why}; its log:\n{tail or '(empty)'}")
 
-    def _check_alive(self) -> None:
+    def _check_starting(self, deadline: float) -> None:
+        """Raise if the server exited, or ``deadline`` passed, before it accepted connections."""
         assert self.process is not None
         code = self.process.poll()
         if code is not None:
             raise self._failure(f"exited with status {code} while starting")
+        if time.monotonic() > deadline:
+            raise self._failure(f"did not accept connections within {self.startup_timeout}s")
 
     def start(self) -> Self:
         """Start the server and return once it accepts connections (or raise EmbeddedServerError)."""
         self._spawn()
         deadline = time.monotonic() + self.startup_timeout
         while not _accepts(self.host, self.port):
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise self._failure(f"did not accept connections within {self.startup_timeout}s")
+            self._check_starting(deadline)
             time.sleep(0.02)
         return self
 
@@ -179,9 +180,7 @@ class EmbeddedNats:
         self._spawn()
         deadline = time.monotonic() + self.startup_timeout
         while not await asyncio.to_thread(_accepts, self.host, self.port):
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise self._failure(f"did not accept connections within {self.startup_timeout}s")
+            self._check_starting(deadline)
             await asyncio.sleep(0.02)
         return self
 

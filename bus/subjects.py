@@ -91,13 +91,17 @@ def bar_instrument(symbol: str, market: str) -> str:
     return f"{symbol}-PERP" if market == "perp" else symbol
 
 
+_STREAM_OF_HEAD: dict[str, Stream] = {stream.subjects[0].split(".", 1)[0]: stream for stream in STREAMS}
+
+
 def stream_of(subject: str) -> Stream | None:
     """The JetStream stream that holds ``subject``, or None for plain (non-durable) subjects."""
-    head = subject.split(".", 1)[0]
-    for stream in STREAMS:
-        if stream.subjects[0].split(".", 1)[0] == head:
-            return stream
-    return None
+    return _STREAM_OF_HEAD.get(subject.partition(".")[0])
+
+
+def is_durable(subject: str) -> bool:
+    """True when ``subject`` belongs to one of the JetStream families in :data:`STREAMS`."""
+    return subject.partition(".")[0] in _STREAM_OF_HEAD
 
 
 # --- which subject each message is published on -------------------------------------------------
@@ -200,16 +204,6 @@ def _instruction(msg: m.Instruction) -> str:
     return cmd(msg.venue, _INSTRUCTION_KINDS[type(msg)])
 
 
-@_on(m.InvestorDeposit)
-def _deposit(msg: m.InvestorDeposit) -> str:
-    return cmd("fund", "deposit")
-
-
-@_on(m.InvestorWithdrawal)
-def _withdrawal(msg: m.InvestorWithdrawal) -> str:
-    return cmd("fund", "withdraw")
-
-
 _VENUE_EVENT_KINDS: dict[type[m.Message], str] = {
     m.InstructionAccepted: "accepted",
     m.InstructionRejected: "rejected",
@@ -237,16 +231,6 @@ def _flow(msg: m.FlowBooked) -> str:
     return evt("fund", msg.kind)
 
 
-@_on(m.RunStarted)
-def _run_started(msg: m.RunStarted) -> str:
-    return evt("run", "started")
-
-
-@_on(m.TransferCompleted)
-def _transfer(msg: m.TransferCompleted) -> str:
-    return evt("transfers", "completed")
-
-
 _MONITOR_EVENTS: dict[type[m.Message], tuple[str, str]] = {
     m.PositionSnapshot: ("positions", "snapshot"),
     m.ExposureSnapshot: ("exposure", "snapshot"),
@@ -257,16 +241,7 @@ _MONITOR_EVENTS: dict[type[m.Message], tuple[str, str]] = {
 }
 
 
-@_on(*_MONITOR_EVENTS)
-def _monitor(msg: m.Message) -> str:
-    return evt(*_MONITOR_EVENTS[type(msg)])
-
-
-@_on(m.ClockTicked)
-def _clock(msg: m.ClockTicked) -> str:
-    return clock()
-
-
+# Types whose subject never varies: answered from _CONSTANT, without a function.
 _CONSTANT.update({t: evt(*parts) for t, parts in _MONITOR_EVENTS.items()})
 _CONSTANT.update(
     {

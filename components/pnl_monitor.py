@@ -52,7 +52,7 @@ from basis.bus.messages import (
 
 from .base import Component
 from .exposure_monitor import PRICE_MESSAGES
-from .position_monitor import PositionBook
+from .position_monitor import BALANCE_EVENTS, PositionBook
 from .pricing import PriceBook, book_value, ordered_sum, share_units
 
 log = logging.getLogger("basis.components.pnl_monitor")
@@ -70,13 +70,6 @@ ATTRIBUTION_KEYS: tuple[str, ...] = (
 )
 NET_FLOWS = "net_flows"
 GAS_INSTRUMENT = "wallet:BaseToken:ETH"
-BALANCE_EVENTS: tuple[type[Message], ...] = (
-    InstructionFilled,
-    Settled,
-    Liquidated,
-    TransferCompleted,
-    FlowBooked,
-)
 _MEMORY = 4096  # snapshots remembered while waiting for the rest of their loop
 V = TypeVar("V")
 

@@ -6,6 +6,7 @@ from basis.bus.messages import (
     FlowBooked,
     InstructionFilled,
     Liquidated,
+    Message,
     PositionSnapshot,
     Settled,
     TransferCompleted,
@@ -14,6 +15,14 @@ from basis.bus.messages import (
 from .base import Component
 
 DUST = 1e-12
+BALANCE_EVENTS: tuple[type[Message], ...] = (
+    InstructionFilled,
+    Settled,
+    Liquidated,
+    TransferCompleted,
+    FlowBooked,
+)
+"""The events that move balances: the position monitor books each and answers with a PositionSnapshot."""
 
 
 class PositionBook:
@@ -45,11 +54,7 @@ class PositionMonitor(Component):
         self.book = PositionBook()
 
     async def on_start(self) -> None:
-        await self.bus.subscribe(
-            "evt.*.*",
-            self.on_event,
-            types=(InstructionFilled, Settled, Liquidated, TransferCompleted, FlowBooked),
-        )
+        await self.bus.subscribe("evt.*.*", self.on_event, types=BALANCE_EVENTS)
 
     async def on_event(
         self, message: InstructionFilled | Settled | Liquidated | TransferCompleted | FlowBooked

@@ -180,9 +180,9 @@ class PriceBook:
         self._units: dict[str, float] = {}
         self._assets: dict[str, float] = dict.fromkeys(NUMERAIRES, 1.0)
         self._fixed_units: dict[str, float] = {}
+        """Unit values that never change nor go stale (USDT balances, PerpNotional): kept across clears."""
         self._cached = False
         """True when ``_units`` or ``_assets`` hold answers that a price change or a clock step voids."""
-        """Unit values that never change nor go stale (USDT balances, PerpNotional): kept across clears."""
         self._max_age_ns: dict[int, int] = {}
         self._plans: dict[str, tuple[int, str]] = {}
         self._reference_names: dict[str, str] = {}
@@ -334,11 +334,6 @@ class PriceBook:
         if alias is not None:
             return self.asset_price(alias, key, _seen | {asset})
         raise MissingPrice(key, f"no reference series for {asset}")
-
-    def perp_mark(self, key: str, venue: str, symbol: str) -> float:
-        ref = self.perp_marks.get(key)
-        series = reference_series(ref) if ref is not None else bar_series(venue, symbol, "perp")
-        return self.series_value(key, series).value
 
     def unit_value_usd(self, key: str) -> float:
         """Value in USDT of one unit of the instrument ``key`` (docs/accounting.md)."""

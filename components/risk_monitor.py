@@ -127,8 +127,6 @@ def aave_health(
             collateral.append((underlying_of(position_type, symbol), exposures[k].value_usd))
         elif position_type == "debtToken":
             debt.append((underlying_of(position_type, symbol), -exposures[k].value_usd))
-    if not collateral and not debt:
-        return None, None
     total_debt = ordered_sum(v for _, v in debt)
     total_collateral = ordered_sum(v for _, v in collateral)
     emode = bool(debt) and all(asset in thresholds.emode_assets for asset, _ in debt)
@@ -179,9 +177,9 @@ class RiskBook:
 
         ratios = margin_ratios(exposures)
         for venue, ratio in ratios.items():
-            if ratio < limits.margin_critical or ratio < limits.margin_warning:
-                name = f"margin_ratio:{venue}"
-                _check_below(breaches, ratio, limits.margin_warning, limits.margin_critical, name)
+            _check_below(
+                breaches, ratio, limits.margin_warning, limits.margin_critical, f"margin_ratio:{venue}"
+            )
         health, ltv = aave_health(exposures, self.thresholds)
         if health is not None:
             _check_below(breaches, health, limits.health_warning, limits.health_critical, "health_factor")

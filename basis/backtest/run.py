@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock, SimClock
+from basis.bus.codec import encode
 from basis.bus.ids import IdFactory, SequentialIds
 from basis.bus.messages import (
     Control,
@@ -30,7 +29,7 @@ from basis.bus.messages import (
     RiskAssessment,
     RunStarted,
 )
-from basis.bus.store import StoreWriter, digest, open_store
+from basis.bus.store import StoreWriter, digest, open_store, sqlite_url
 from basis.bus.transport.base import ERROR_HEADER, Envelope
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.base import Component
@@ -50,7 +49,8 @@ from .request import BacktestRequest
 from .strategies import build_router, build_strategy, require_strategy
 from .wiring import Wiring, wire
 
-DURABLE = ("md.>", "cmd.>", "evt.>", "dlq.>")
+DURABLE = tuple(pattern for stream in subjects.STREAMS for pattern in stream.subjects)
+"""What the store records: every JetStream family (md, cmd, evt, dlq)."""
 WARMUP_NS = 2 * 86_400 * 1_000_000_000
 """Market data replayed before the window opens, so every series has a value when capital arrives (daily
 AAVE snapshots, two-hourly gas samples). Nothing trades before the initial deposit at the window start."""
@@ -192,28 +192,24 @@ class Backtest:
         request = self.request
         out = Path(request.out)
         out.mkdir(parents=True, exist_ok=True)
-        store_url = request.store or f"sqlite:///{(out / 'events.sqlite').resolve()}"
+        store_url = request.store or sqlite_url((out / "events.sqlite").resolve())
         if request.store is None:
             for suffix in ("", "-wal", "-shm"):
                 (out / f"events.sqlite{suffix}").unlink(missing_ok=True)
-        store = open_store(store_url)
-        if store.run_info(self.run_id) is not None:
-            store.close()
-            raise BacktestError(
-                f"run {self.run_id} is already in {store_url}; pass another --run-id or --store"
-            )
-        wall = time.perf_counter()
-        writer = StoreWriter(store, self.run_id)
-        try:
-            collector, counts = await self._replay(writer)
-        finally:
-            writer.close()
-        done = time.perf_counter()
-        if self._replay_started is not None:
-            self.replay_seconds = done - self._replay_started
-        wall = done - wall
-        log_digest = digest(store, self.run_id)
-        store.close()
+        with open_store(store_url) as store:
+            if store.run_info(self.run_id) is not None:
+                raise BacktestError(
+                    f"run {self.run_id} is already in {store_url}; pass another --run-id or --store"
+                )
+            wall = time.perf_counter()
+            # on an error in the replay, the writer commits what it can and lets that error through
+            with StoreWriter(store, self.run_id) as writer:
+                collector, counts = await self._replay(writer)
+            done = time.perf_counter()
+            if self._replay_started is not None:
+                self.replay_seconds = done - self._replay_started
+            wall = done - wall
+            log_digest = digest(store, self.run_id)
         from .summary import build_summary, write_outputs
 
         summary = build_summary(self, collector, counts, writer.appended, log_digest, wall, store_url)
@@ -248,7 +244,7 @@ class Backtest:
             if len(collector.dead_letters) == 1:
                 await transport.publish(
                     subjects.control(feed_name),
-                    msgspec.json.encode(
+                    encode(
                         Control(id="backtest.stop", ts=clock.now_ns(), component=feed_name, command="stop")
                     ),
                 )

@@ -44,6 +44,7 @@ def build_summary(
     extra = {k: v for k, v in pnl.attribution.items() if k not in attribution}
     attribution.update(extra)
     final = pnl.equity
+    pnl_total = final - initial - net_flows
     metrics = collector.metrics
     lo, hi = backtest.default_window
     return {
@@ -55,13 +56,12 @@ def build_summary(
         "initial_equity": initial,
         "final_equity": final,
         "net_flows": net_flows,
-        "pnl": final - initial - net_flows,
+        "pnl": pnl_total,
         "apy": metrics.apy,
         "max_drawdown": metrics.max_drawdown,
         "sharpe": metrics.sharpe,
         "attribution": attribution,
-        "attribution_remainder": (final - initial - net_flows)
-        - sum(attribution[k] for k in sorted(attribution)),
+        "attribution_remainder": pnl_total - sum(attribution[k] for k in sorted(attribution)),
         "events": events,
         "market_data_events": sum(
             v for k, v in counts.items() if k not in ("clock", "timestamps", "flow", "flows_outside_window")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -117,17 +118,11 @@ def backtest(
                     bar.update(step)
                     done[0] += step
 
-            run.request = _with_progress(request, progress)
+            run.request = dataclasses.replace(request, progress=progress)
             summary = asyncio.run(run.run())
     else:
         summary = asyncio.run(run.run())
     _print_summary(summary, out)
-
-
-def _with_progress(request: Any, progress: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(request, progress=progress)
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from basis.bus.store import EventStore
 
 BACKTEST_STORE_URL = "sqlite:///out/events.sqlite"
 """Where ``basis backtest`` writes by default (``--out out``)."""
@@ -70,10 +74,10 @@ def runs(store: str) -> None:
             click.echo("\t".join(str(v) for v in info))
 
 
-def _require_run(events: object, run_id: str, store: str) -> None:
+def _require_run(events: EventStore, run_id: str, store: str) -> None:
     from basis.bus.errors import StoreError
 
-    if events.run_info(run_id) is None:  # type: ignore[attr-defined]
+    if events.run_info(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {store}")
 
 

@@ -26,7 +26,8 @@ from .errors import AlreadyRecorded, StoreConflict, UnknownRun
 from .log import LogStore
 from .port import Entry, EventStore, Record, RunInfo, StoredRecord, Tracking
 from .rows import RUN_NAMESPACE, run_uuid
-from .urls import DEFAULT_STORE_URL, open_existing_store, open_store, sqlite_path, sqlite_url
+from .sqlite import sqlite_url
+from .urls import DEFAULT_STORE_URL, open_existing_store, open_store, sqlite_path
 from .writer import StoreWriter
 
 __all__ = [

@@ -41,6 +41,11 @@ ROWS_PER_STATEMENT = 1024
 """Rows per multi-row INSERT (4 parameters each; SQLite allows 32766 parameters per statement)."""
 
 
+def sqlite_url(path: str | Path) -> str:
+    """The ``sqlite:///`` URL of a file (absolute paths give four slashes)."""
+    return f"sqlite:///{path}"
+
+
 class TunedSQLiteConnectionPool(SQLiteConnectionPool):
     """The library's pool, with ``PRAGMA synchronous`` set on every new connection."""
 
@@ -207,7 +212,7 @@ def open_sqlite(
     except PersistenceError as exc:
         datastore.close()
         raise StoreError(f"cannot open SQLite store {path}: {exc}") from exc
-    return LogStore(recorder, url or f"sqlite:///{path}")
+    return LogStore(recorder, url or sqlite_url(path))
 
 
-__all__ = ["SQLiteLogRecorder", "SQLiteStoreDatastore", "open_sqlite"]
+__all__ = ["SQLiteLogRecorder", "SQLiteStoreDatastore", "open_sqlite", "sqlite_url"]

@@ -16,8 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..errors import StoreError
 from .log import LogStore
-from .sqlite import SYNCHRONOUS, Synchronous
+from .sqlite import Synchronous
 
 DEFAULT_STORE_URL = "sqlite:///runs/basis.sqlite"
 
@@ -33,11 +34,6 @@ def sqlite_path(url: str) -> Path:
     if not path:
         raise ValueError(f"SQLite URL without a path: {url!r}")
     return Path(path)
-
-
-def sqlite_url(path: str | Path) -> str:
-    """The ``sqlite:///`` URL of a file (absolute paths give four slashes)."""
-    return f"sqlite:///{path}"
 
 
 def open_store(url: str = DEFAULT_STORE_URL) -> LogStore:
@@ -58,9 +54,7 @@ def open_store(url: str = DEFAULT_STORE_URL) -> LogStore:
         unknown = set(query) - {"synchronous", "lock_timeout"}
         if unknown:
             raise ValueError(f"unknown SQLite store option(s) {', '.join(sorted(unknown))} in {url!r}")
-        synchronous = query.get("synchronous", "full").lower()
-        if synchronous not in SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+        synchronous = query.get("synchronous", "full").lower()  # open_sqlite checks it
         lock_timeout = int(query["lock_timeout"]) if "lock_timeout" in query else None
         path = sqlite_path(url.split("?", 1)[0])
         sync: Synchronous = synchronous  # type: ignore[assignment]
@@ -70,8 +64,6 @@ def open_store(url: str = DEFAULT_STORE_URL) -> LogStore:
 
 def open_existing_store(url: str) -> LogStore:
     """Open a store that must already exist: reading never creates an empty SQLite file."""
-    from ..errors import StoreError
-
     if "://" not in url or url.lower().startswith("sqlite:"):
         path = sqlite_path(url.split("?", 1)[0])
         if not path.is_file():

@@ -48,7 +48,7 @@ class StoreWriter:
         self.batch_size = batch_size
         self.background = background
         self.appended = 0
-        """Messages handed to :meth:`append` so far."""
+        """Messages handed over for commit so far (not those still waiting for a full batch)."""
         self.committed = 0
         """Messages committed so far."""
         self.last_position = 0
@@ -110,7 +110,7 @@ class StoreWriter:
 
     @property
     def pending(self) -> int:
-        """Messages appended but not committed yet."""
+        """Messages handed over for commit but not committed yet (0 after a failed commit)."""
         return self.appended - self.committed if self._error is None else 0
 
     def _hand_off(self) -> None:

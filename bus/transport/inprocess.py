@@ -38,7 +38,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import RequestTimeout, SubjectError, TransportError
-from ..subjects import stream_of, tokens_match, validate_pattern
+from ..subjects import is_durable, tokens_match, validate_pattern
 from .base import ACCEPTS, DIRECT, Envelope, Handler
 
 log = logging.getLogger("basis.bus.inprocess")
@@ -128,9 +128,7 @@ class InProcessTransport:
         """What to call for a message object of type ``kind`` on ``subject``: ``(call, owner)`` per handler
         that accepts the type (queue groups: all): a handler's ``direct`` shortcut (see
         :data:`~basis.bus.transport.base.DIRECT`), else ``(handler, None)``, called with the envelope."""
-        route = self._routes.get(subject)
-        if route is None:
-            route = self._route(subject)
+        route = self._route(subject)
         typed: list[tuple[Any, Any]] = []
         for handler in route:
             accepts = getattr(handler, ACCEPTS, None)
@@ -259,7 +257,7 @@ class InProcessTransport:
         Called from a handler, the request delivers queued messages itself until the reply arrives,
         so a component may ask another component while handling a message.
         """
-        if stream_of(subject) is not None:
+        if is_durable(subject):
             raise SubjectError(f"request/reply is for plain subjects, {subject!r} is durable")
         if not self._route(subject):
             raise RequestTimeout(f"no responders on {subject!r}")

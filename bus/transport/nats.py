@@ -28,14 +28,13 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck, StorageType, StreamConfig
 
 from ..errors import RequestTimeout, SubjectError, TransportError
-from ..subjects import STREAMS, Stream, validate_pattern
+from ..subjects import STREAMS, Stream, is_durable, validate_pattern
 from .base import MSG_ID_HEADER, Envelope, Handler
 from .jetstream import DurableConsumer, open_durable_consumer
 
 log = logging.getLogger("basis.bus.nats")
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
-_DURABLE_HEADS = frozenset(s.subjects[0].split(".", 1)[0] for s in STREAMS)
 _STREAM_NAME_IN_USE = 10058  # JetStream: stream name already in use with a different configuration
 
 DEFAULT_DUPLICATE_WINDOW = 120.0  # seconds
@@ -46,11 +45,6 @@ def _as_dict(headers: Mapping[str, str] | None) -> dict[str, str] | None:
     if not headers:
         return None
     return headers if isinstance(headers, dict) else dict(headers)
-
-
-def is_durable(subject: str) -> bool:
-    """True when ``subject`` belongs to one of the JetStream families in ``subjects.STREAMS``."""
-    return subject.partition(".")[0] in _DURABLE_HEADS
 
 
 class NatsSubscriptionHandle:
@@ -227,7 +221,7 @@ class NatsTransport:
         message: object | None = None,
     ) -> None:
         try:
-            if subject.partition(".")[0] not in _DURABLE_HEADS:
+            if not is_durable(subject):
                 await self.nc.publish(subject, data, headers=_as_dict(headers))
                 return
             hdrs = dict(headers) if headers else {}
@@ -252,7 +246,7 @@ class NatsTransport:
         async def on_msg(msg: Msg) -> None:
             subject = msg.subject
             # A durable publish carries the publisher's JetStream ack inbox as reply: not for consumers.
-            reply = "" if subject.partition(".")[0] in _DURABLE_HEADS else msg.reply
+            reply = "" if is_durable(subject) else msg.reply
             envelope = Envelope(subject, msg.data, msg.headers or _NO_HEADERS, reply)
             try:
                 await handler(envelope)

@@ -142,16 +142,14 @@ class ExecutionRouter(Component):
         self._seen[parent.id] = None
         if len(self._seen) > SEEN_LIMIT:
             self._seen.popitem(last=False)
+        route = Route(parent)
+        self.routes[parent.id] = route
         try:
             legs = self.params.actions.legs(parent)
         except RoutingError as exc:
-            route = Route(parent)
-            self.routes[parent.id] = route
             await self._complete(route, parent, reason=str(exc))
             return
-        route = Route(parent)
         route.legs = [LegState(route=route, venue=leg.venue, size=leg.size) for leg in legs]
-        self.routes[parent.id] = route
         for leg in route.legs:
             await self._send(leg)
 

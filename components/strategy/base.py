@@ -56,19 +56,17 @@ from basis.bus.messages import (
     InstructionFilled,
     InstructionRejected,
     InvestorWithdrawal,
-    Liquidated,
     Message,
     PnlSnapshot,
     PositionSnapshot,
     RiskAssessment,
     RouteCompleted,
-    Settled,
     StrategyDecided,
     Transfer,
-    TransferCompleted,
     WrapperAction,
 )
 from basis.components.exposure_monitor import PRICE_MESSAGES
+from basis.components.position_monitor import BALANCE_EVENTS
 from basis.components.pricing import PriceBook, PriceError
 
 from ..base import Component
@@ -83,14 +81,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("basis.strategy")
 
 NS_PER_S = 1_000_000_000
-BALANCE_EVENTS: tuple[type[Message], ...] = (
-    InstructionFilled,
-    Settled,
-    Liquidated,
-    TransferCompleted,
-    FlowBooked,
-)
-"""The events the position monitor books (each is followed by one PositionSnapshot caused by it)."""
 OUTCOMES: tuple[type[Message], ...] = (RouteCompleted, InstructionRejected)
 
 

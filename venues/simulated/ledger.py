@@ -83,13 +83,3 @@ def apply_event(balances: Balances, message: Message, prefix: str) -> None:
             balances.apply(instrument, amount)
         case _:
             pass
-
-
-BALANCE_EVENTS: tuple[type[Message], ...] = (
-    InstructionFilled,
-    Liquidated,
-    TransferCompleted,
-    FlowBooked,
-    Settled,
-)
-"""Event types that move balances."""

@@ -21,10 +21,11 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import Fill, GasPrice, Message
+from basis.components.position_monitor import BALANCE_EVENTS
 
 from ..errors import NoGasPrice
 from ..gateway import GatewayComponent
-from .ledger import BALANCE_EVENTS, Balances, apply_event
+from .ledger import Balances, apply_event
 
 WALLET = "wallet"
 WALLET_PREFIX = f"{WALLET}:"
