@@ -95,7 +95,14 @@ class Bus:
 
     async def handler_failed(self, envelope: Envelope, exc: Exception) -> None:
         """A handler raised on ``envelope``: log it and dead-letter the payload (the consumer goes on)."""
-        log.error("%s: handler failed on %s", self.component, envelope.subject, exc_info=exc)
+        log.error(
+            "%s: handler failed on %s: %s: %s",
+            self.component,
+            envelope.subject,
+            type(exc).__name__,
+            exc,
+            exc_info=exc if log.isEnabledFor(logging.DEBUG) else None,  # the traceback with -vv
+        )
         await self.dead_letter(envelope, f"handler error: {type(exc).__name__}: {exc}")
 
     async def dead_letter(self, envelope: Envelope, error: str) -> None:

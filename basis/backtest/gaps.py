@@ -3,9 +3,10 @@
 A bar series may have holes (the Binance files miss a day every ~41 days; the OKX ETH perp file has
 two 30-day holes). Holes up to :data:`MAX_HOLD_S` are held: valuations and fills use the last close,
 which the price book accepts up to its staleness limit. A longer hole inside the window is filled from
-another venue's series of the same symbol and market (the first one the mode replays), published under
-the venue that lacks it, and every such fill is listed in ``summary.json``. A longer hole with no
-fallback series stops the run with an error naming the series (a stale price), never a silent zero.
+another venue's series of the same symbol and market (one the mode replays, else the first the data
+holds), published under the venue that lacks it, and every such fill is listed in ``summary.json``. A
+longer hole with no fallback series stops the run when the price goes stale, with an error naming the
+series, never a silent zero.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import msgspec
 
 from basis.bus.ids import IdFactory
 from basis.bus.messages import Bar, Message
-from basis.components.feed import Coverage, SeriesReader, SeriesSpec, Stream, iso
+from basis.components.feed import Catalogue, Coverage, SeriesReader, SeriesSpec, Stream, iso
 
 from .wiring import Wiring
 
@@ -58,18 +59,29 @@ class GapFill:
 
 
 def plan_gap_fills(
-    wiring: Wiring, coverage: Sequence[Coverage], roots: Sequence[Path], window: tuple[int, int]
+    wiring: Wiring,
+    coverage: Sequence[Coverage],
+    roots: Sequence[Path],
+    window: tuple[int, int],
+    catalogue: Catalogue | None = None,
 ) -> list[GapFill]:
+    """A fill for every bar hole longer than :data:`MAX_HOLD_S` inside ``window``.
+
+    The fallback is another venue's series of the same symbol and market: one the mode replays if there
+    is one, else the first such series of ``catalogue`` (in catalogue order, so the choice is stable).
+    """
     fills: list[GapFill] = []
-    bars = [c for c in coverage if c.spec.kind == "bar"]
-    for cov in bars:
+    bars = [c.spec for c in coverage if c.spec.kind == "bar"]
+    candidates = bars + ([s for s in catalogue.of_kind("bar") if s not in bars] if catalogue else [])
+    for cov in coverage:
+        spec = cov.spec
+        if spec.kind != "bar":
+            continue
         fallback = next(
             (
-                c.spec
-                for c in bars
-                if c.spec.venue != cov.spec.venue
-                and c.spec.symbol == cov.spec.symbol
-                and c.spec.market == cov.spec.market
+                c
+                for c in candidates
+                if c.venue != spec.venue and c.symbol == spec.symbol and c.market == spec.market
             ),
             None,
         )
@@ -78,7 +90,7 @@ def plan_gap_fills(
                 continue
             if gap.end <= window[0] or gap.start >= window[1] or fallback is None:
                 continue
-            fills.append(GapFill(cov.spec, fallback, gap.start, gap.end, tuple(roots)))
+            fills.append(GapFill(spec, fallback, gap.start, gap.end, tuple(roots)))
     return fills
 
 

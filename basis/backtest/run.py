@@ -168,7 +168,9 @@ class Backtest:
                     f"{request.flows}: flow at {iso(outside[0].ts)} is outside the window "
                     f"{iso(self.window[0])} .. {iso(self.window[1])}"
                 )
-        self.gap_fills: list[GapFill] = plan_gap_fills(self.wiring, self.coverage, self.roots, self.window)
+        self.gap_fills: list[GapFill] = plan_gap_fills(
+            self.wiring, self.coverage, self.roots, self.window, catalogue
+        )
         self.replay_seconds: float | None = None
         """Wall time of the replay itself, set by :meth:`run`: from the feed's first message until every
         message is committed to the store (components built and files found before; the digest, summary
