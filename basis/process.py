@@ -7,7 +7,7 @@ drains the connection and exits. ``python -m basis.components NAME --nats URL`` 
 
 The components of :data:`COMPONENTS` need no configuration. Those of :data:`MODE_COMPONENTS` (the
 exposure, risk and PnL monitors) are built from a strategy mode and an environment (``--mode M --env E``,
-:func:`load_mode_setup`): the share class, the price references and perp marks as the backtest wires them,
+:func:`load_mode_setup`): the share class, the price references and perp marks (``price_sources``),
 and the mode's risk limits.
 """
 
@@ -70,14 +70,12 @@ class ModeSetup:
 
 
 def load_mode_setup(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> ModeSetup:
-    """Load ``mode`` in ``environment``; price references and perp marks as the backtest derives them."""
-    from basis.backtest.wiring import wire
-    from basis.components.feed import discover
-    from basis.data import DATA_ROOT
+    """Load ``mode`` in ``environment``; price references and perp marks as every run derives them."""
+    from basis.backtest.wiring import price_sources
 
     run = load_run_config(mode, environment)
-    wiring = wire(run, discover([DATA_ROOT]))
-    return ModeSetup(run, dict(wiring.references), dict(wiring.perp_marks))
+    references, perp_marks = price_sources(run)
+    return ModeSetup(run, references, perp_marks)
 
 
 ModeFactory = Callable[[ModeSetup], ComponentFactory]

@@ -77,19 +77,45 @@ def _note_proxy(wiring: Wiring, venue: str, name: str, source: SeriesSource) -> 
         wiring.proxies.append(Proxy(venue, name, f"{source.venue}:{source.series}", source.path))
 
 
+def _hedges(run: RunConfig) -> dict[str, float]:
+    """The perp venues a mode hedges on (allocation > 0)."""
+    mode = run.mode
+    return {v: a for v, a in mode.hedge_allocation.items() if a > 0} if mode.basis_trade_enabled else {}
+
+
+def price_sources(run: RunConfig) -> tuple[dict[str, Reference], dict[str, Reference]]:
+    """How a run values balances, in any environment: the reference series of each asset it holds
+    (ETH always: gas is paid in ETH), and the series each perp is marked to (the venue's own, or the
+    proxy its simulation config names)."""
+    mode = run.mode
+    assets = {mode.asset, run.share_class.name, "ETH"}
+    references = {asset: DEFAULT_REFERENCES[asset] for asset in sorted(assets) if asset in DEFAULT_REFERENCES}
+    symbol = f"{mode.asset}USDT"
+    hedge_venues = _hedges(run)
+    marks: dict[str, Reference] = {}
+    for name, venue in run.venues.items():
+        if name not in hedge_venues:
+            continue
+        source = venue.series.get(f"{symbol}_perp") if venue.is_simulated else None
+        if source is None:
+            marks[perp_key(name, symbol)] = (name, symbol, "perp")
+        else:
+            src_symbol, src_market = _market_of(source.series)
+            marks[perp_key(name, symbol)] = (source.venue, src_symbol, src_market)
+    return references, marks
+
+
 def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
     """Everything a simulated run of ``run`` needs, resolved against ``catalogue``."""
     mode = run.mode
     wiring = Wiring()
     symbol = f"{mode.asset}USDT"
-    assets = {mode.asset, run.share_class.name, "ETH"}  # ETH always: gas is paid in ETH
-    for asset in sorted(assets):
-        if asset in REFERENCE_SERIES:
-            wiring.references[asset] = DEFAULT_REFERENCES[asset]
-            wiring.add_series(catalogue, REFERENCE_SERIES[asset][1])
+    wiring.references, wiring.perp_marks = price_sources(run)
+    for asset in wiring.references:
+        wiring.add_series(catalogue, REFERENCE_SERIES[asset][1])
 
     spot_venue = mode.venues.spot if mode.basis_trade_enabled else None
-    hedges = {v: a for v, a in mode.hedge_allocation.items() if a > 0} if mode.basis_trade_enabled else {}
+    hedges = _hedges(run)
     for name, venue in run.venues.items():
         if not venue.is_simulated:
             raise BacktestError(
@@ -132,8 +158,6 @@ def _wire_cex(
         instruments.append(token)
         src_symbol, src_market = _market_of(source.series)
         marks[token] = (source.venue, src_symbol, src_market)
-        if market == "perp":
-            wiring.perp_marks[perp_key(venue.name, symbol)] = (source.venue, src_symbol, src_market)
     if perp:
         funding = _source(venue, f"{symbol}_funding")
         if funding.venue != venue.name:
