@@ -43,6 +43,22 @@ class PositionBook:
     def snapshot(self) -> dict[str, float]:
         return dict(sorted(self.positions.items()))
 
+    def apply_event(self, message: Message, prefix: str = "") -> None:
+        """Book the balance changes of one event (docs/accounting.md), on keys starting with ``prefix``."""
+        match message:
+            case (
+                InstructionFilled(changes=changes)
+                | Liquidated(changes=changes)
+                | TransferCompleted(changes=changes)
+            ):
+                for change in changes:
+                    if change.instrument.startswith(prefix):
+                        self.apply(change.instrument, change.delta)
+            case FlowBooked(kind=kind, instrument=instrument, amount=amount) if instrument.startswith(prefix):
+                self.apply(instrument, amount if kind == "deposit" else -amount)
+            case Settled(instrument=instrument, amount=amount) if instrument.startswith(prefix):
+                self.apply(instrument, amount)
+
 
 class PositionMonitor(Component):
     """Consumes fills, settlements, transfers and liquidations; publishes a PositionSnapshot after each."""
@@ -59,16 +75,5 @@ class PositionMonitor(Component):
     async def on_event(
         self, message: InstructionFilled | Settled | Liquidated | TransferCompleted | FlowBooked
     ) -> None:
-        match message:
-            case (
-                InstructionFilled(changes=changes)
-                | Liquidated(changes=changes)
-                | TransferCompleted(changes=changes)
-            ):
-                for change in changes:
-                    self.book.apply(change.instrument, change.delta)
-            case FlowBooked(kind=kind, instrument=instrument, amount=amount):
-                self.book.apply(instrument, amount if kind == "deposit" else -amount)
-            case Settled(instrument=instrument, amount=amount):
-                self.book.apply(instrument, amount)
+        self.book.apply_event(message)
         await self.emit(self.make(PositionSnapshot, cause=message, positions=self.book.snapshot()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import singledispatchmethod
 
 from basis.bus.messages import FlowBooked, InstructionFilled, Liquidated, Message, Settled, TransferCompleted
-from basis.components.pnl_monitor import changes_of
 from basis.components.position_monitor import PositionBook
 
 
@@ -31,6 +30,5 @@ class PositionsProjection:
     @process_event.register(TransferCompleted)
     @process_event.register(FlowBooked)
     def _balance(self, message: Message) -> None:
-        for change in changes_of(message):
-            self.book.apply(change.instrument, change.delta)
+        self.book.apply_event(message)
         self.events += 1

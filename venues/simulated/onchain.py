@@ -25,7 +25,7 @@ from basis.components.position_monitor import BALANCE_EVENTS
 
 from ..errors import NoGasPrice
 from ..gateway import GatewayComponent
-from .ledger import Balances, apply_event
+from .ledger import Balances
 
 WALLET = "wallet"
 WALLET_PREFIX = f"{WALLET}:"
@@ -118,10 +118,10 @@ class OnChainGateway(GatewayComponent):
 
     def on_balance_event(self, message: Message) -> None:
         if not self.is_own(message):
-            apply_event(self.wallet, message, WALLET_PREFIX)
+            self.wallet.apply_event(message, WALLET_PREFIX)
 
     async def emit(self, message: Message) -> None:
-        apply_event(self.wallet, message, WALLET_PREFIX)
+        self.wallet.apply_event(message, WALLET_PREFIX)
         await super().emit(message)
 
     def require_wallet(self, asset: str, amount: float) -> None:
