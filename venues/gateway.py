@@ -30,6 +30,7 @@ from basis.bus.messages import (
     InstructionAccepted,
     InstructionFilled,
     InstructionRejected,
+    Liquidated,
     Message,
     VenueInstruction,
 )
@@ -134,6 +135,21 @@ class GatewayComponent(Component):
         """Publish accepted then filled for an instruction carried out at once."""
         await self.accept(instruction)
         await self.filled(instruction, execution)
+
+    async def liquidated(
+        self, cause: Message, changes: tuple[Fill, ...], penalty: float, penalty_asset: str
+    ) -> None:
+        """Publish a ``Liquidated`` event caused by ``cause`` (a price or a clock tick)."""
+        await self.emit(
+            self.make(
+                Liquidated,
+                cause=cause,
+                venue=self.venue,
+                changes=changes,
+                penalty=penalty,
+                penalty_asset=penalty_asset,
+            )
+        )
 
     async def filled(self, instruction: VenueInstruction, execution: Execution) -> None:
         """Publish ``InstructionFilled`` only (after :meth:`accept` and anything booked in between)."""

@@ -41,7 +41,6 @@ from basis.bus.messages import (
     Borrow,
     ClockTicked,
     Fill,
-    Liquidated,
     Message,
     OraclePrice,
     Repay,
@@ -464,13 +463,4 @@ class SimulatedAave(OnChainGateway):
         self._unchecked_ts = None
         liquidation = self.account.check_liquidation()
         if liquidation is not None:
-            await self.emit(
-                self.make(
-                    Liquidated,
-                    cause=cause,
-                    venue=self.venue,
-                    changes=liquidation.changes,
-                    penalty=liquidation.penalty,
-                    penalty_asset=liquidation.penalty_asset,
-                )
-            )
+            await self.liquidated(cause, liquidation.changes, liquidation.penalty, liquidation.penalty_asset)

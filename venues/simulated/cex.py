@@ -40,7 +40,6 @@ from basis.bus.messages import (
     ClockTicked,
     Fill,
     FundingRate,
-    Liquidated,
     PerpTrade,
     Settled,
     SpotTrade,
@@ -61,7 +60,7 @@ from ..errors import (
 from ..gateway import Execution, GatewayComponent
 from .ledger import Balances, covers, positive
 from .onchain import WALLET, wallet_key
-from .pending import Arrival, Arrivals, completed, seconds_to_ns
+from .pending import Arrival, Arrivals, seconds_to_ns
 from .prices import PriceHistory, Series, parse_instrument, perp_instrument
 
 BPS = 1e-4
@@ -483,26 +482,13 @@ class SimulatedCex(GatewayComponent):
         execution = replace(execution, changes=(*execution.changes, arrival.departure()))
         await self.fill(transfer, execution)
         if self.withdrawal_delay_ns == 0:
-            await self.release(self.clock.now_ns())
-
-    async def release(self, now_ns: int) -> None:
-        for arrival in self.arrivals.due(now_ns):
-            await self.emit(completed(self, arrival))
+            await self.arrivals.release(self, self.clock.now_ns())
 
     async def on_bar(self, bar: Bar) -> None:
         if self.account.record_bar(bar):
             liquidation = self.account.check_liquidation()
             if liquidation is not None:
-                await self.emit(
-                    self.make(
-                        Liquidated,
-                        cause=bar,
-                        venue=self.venue,
-                        changes=liquidation.changes,
-                        penalty=liquidation.penalty,
-                        penalty_asset=self.account.quote,
-                    )
-                )
+                await self.liquidated(bar, liquidation.changes, liquidation.penalty, self.account.quote)
 
     async def on_funding(self, message: FundingRate) -> None:
         if perp_instrument(message.symbol) not in self.account.sources:
@@ -526,4 +512,4 @@ class SimulatedCex(GatewayComponent):
             self.account.deposit(message.changes)
 
     async def on_clock(self, tick: ClockTicked) -> None:
-        await self.release(tick.ts)
+        await self.arrivals.release(self, tick.ts)

@@ -70,6 +70,11 @@ class Arrivals:
             out.append(heapq.heappop(self._heap)[2])
         return out
 
+    async def release(self, gateway: GatewayComponent, now_ns: int) -> None:
+        """Publish the ``TransferCompleted`` of every arrival due at or before ``now_ns``."""
+        for arrival in self.due(now_ns):
+            await gateway.emit(completed(gateway, arrival))
+
     def pending(self) -> list[Arrival]:
         return [item[2] for item in sorted(self._heap)]
 

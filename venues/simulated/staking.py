@@ -25,7 +25,7 @@ from ..errors import NoPrice, UnknownInstrument, UnsupportedInstruction
 from ..gateway import Execution
 from .ledger import positive
 from .onchain import ETH_KEY, WALLET, GasMeter, OnChainGateway, wallet_key
-from .pending import Arrival, Arrivals, completed, seconds_to_ns
+from .pending import Arrival, Arrivals, seconds_to_ns
 
 DEFAULT_GAS: dict[str, int] = {"stake": 120_000, "unstake": 150_000}
 
@@ -134,13 +134,9 @@ class SimulatedStaking(OnChainGateway):
                 execution = replace(execution, changes=(*execution.changes, arrival.departure()))
                 await self.fill(instruction, execution)
                 if self.unstake_delay_ns == 0:
-                    await self.release(self.clock.now_ns())
+                    await self.arrivals.release(self, self.clock.now_ns())
             case _:
                 raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
 
-    async def release(self, now_ns: int) -> None:
-        for arrival in self.arrivals.due(now_ns):
-            await self.emit(completed(self, arrival))
-
     async def on_clock(self, tick: ClockTicked) -> None:
-        await self.release(tick.ts)
+        await self.arrivals.release(self, tick.ts)

@@ -32,7 +32,7 @@ from ..errors import UnknownDestination, UnsupportedInstruction
 from ..gateway import Execution
 from .ledger import positive
 from .onchain import WALLET, GasMeter, OnChainGateway, wallet_asset, wallet_key
-from .pending import Arrival, Arrivals, completed, seconds_to_ns
+from .pending import Arrival, Arrivals, seconds_to_ns
 
 INVESTOR = "investor"
 DEFAULT_GAS: dict[str, int] = {"erc20_transfer": 65_000, "eth_transfer": 21_000}
@@ -148,11 +148,7 @@ class SimulatedWallet(OnChainGateway):
         )
         await self.fill(transfer, Execution(changes=changes, gas_eth=gas_eth))
         if delay == 0:
-            await self.release(self.clock.now_ns())
-
-    async def release(self, now_ns: int) -> None:
-        for arrival in self.arrivals.due(now_ns):
-            await self.emit(completed(self, arrival))
+            await self.arrivals.release(self, self.clock.now_ns())
 
     async def on_clock(self, tick: ClockTicked) -> None:
-        await self.release(tick.ts)
+        await self.arrivals.release(self, tick.ts)
