@@ -199,9 +199,10 @@ class ExecutionRouter(Component):
             leg.arrived = True  # arrived before the fill was seen: the fill completes the leg
 
     async def on_rejected(self, event: InstructionRejected) -> None:
-        leg = self._legs.pop(event.instruction_id, None)
+        leg = self._legs.get(event.instruction_id)
         if leg is None or leg.status != "sent":
-            return
+            return  # unknown, or already answered: a late rejection must not drop the leg's entry
+        del self._legs[event.instruction_id]
         if event.transient and leg.attempts < self.params.max_attempts:
             due = self.clock.now_ns() + self.params.retry_delay_ns(leg.attempts)
             leg.reason = event.reason
