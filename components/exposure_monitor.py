@@ -23,22 +23,15 @@ from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.instruments import parse
 from basis.bus.messages import (
-    Bar,
     ClockTicked,
     Exposure,
     ExposureSnapshot,
-    LstRate,
     Message,
-    OraclePrice,
     PositionSnapshot,
-    ReserveState,
 )
 
 from .base import Component
-from .pricing import NUMERAIRES, PriceBook, perp_base, underlying_of
-
-PRICE_MESSAGES: tuple[type[Message], ...] = (Bar, OraclePrice, LstRate, ReserveState)
-
+from .pricing import NUMERAIRES, PRICE_MESSAGES, PriceBook, perp_base, underlying_of
 
 _NOTIONAL, _PERP, _HOLDING = range(3)
 _DELTA_PLANS: dict[str, tuple[int, str, float]] = {}
@@ -202,7 +195,8 @@ class ExposureMonitor(Component):
         self.exposures = Exposures(prices, share_class)
 
     async def on_start(self) -> None:
-        await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        if not self.exposures.prices.hosted:
+            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe(
             subjects.evt("positions", "snapshot"), self.on_positions, types=(PositionSnapshot,)

@@ -51,9 +51,8 @@ from basis.bus.messages import (
 )
 
 from .base import Component
-from .exposure_monitor import PRICE_MESSAGES
 from .position_monitor import BALANCE_EVENTS, PositionBook
-from .pricing import PriceBook, book_value, ordered_sum, share_units
+from .pricing import PRICE_MESSAGES, PriceBook, book_value, ordered_sum, share_units
 
 log = logging.getLogger("basis.components.pnl_monitor")
 
@@ -309,7 +308,8 @@ class PnlMonitor(Component):
         self._exposures: dict[str, ExposureSnapshot] = {}
 
     async def on_start(self) -> None:
-        await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        if not self.prices.hosted:
+            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe("evt.*.*", self.on_balance_event, types=BALANCE_EVENTS)
         await self.bus.subscribe(

@@ -28,6 +28,8 @@ from typing import NamedTuple
 from basis.bus.instruments import parse
 from basis.bus.messages import Bar, LstRate, Message, OraclePrice, ReserveState
 
+PRICE_MESSAGES: tuple[type[Message], ...] = (Bar, OraclePrice, LstRate, ReserveState)
+"""The market data a :class:`PriceBook` takes."""
 NS_PER_S = 1_000_000_000
 HOUR_S = 3600
 DAY_S = 86_400
@@ -151,6 +153,7 @@ class PriceBook:
         lst_venues: Mapping[str, str] | None = None,
         max_age_s: Mapping[int, int] | None = None,
         point_interval_s: int = DAY_S,
+        hosted: bool = False,
     ) -> None:
         """``references``: asset → reference series (default BTC: Binance BTCUSDT spot, ETH: Bybit
         ETHUSDT spot). ``perp_marks``: perp key (``okx:Perp:BTCUSDT``) → proxy series for its mark.
@@ -159,7 +162,11 @@ class PriceBook:
         counts (default: any venue). ``max_age_s``: series interval → maximum age, both in seconds; a
         series uses the entry of the smallest interval ≥ its own, else 3 × its interval.
         ``point_interval_s``: the interval assumed for oracle, reserve and LST series.
+        ``hosted``: the process that made the book keeps it current (it applies the market data once
+        for all the components it hands the book to); a component given a hosted book reads it and
+        does not subscribe to market data for it.
         """
+        self.hosted = hosted
         self.references: dict[str, Reference] = dict(DEFAULT_REFERENCES if references is None else references)
         self.perp_marks: dict[str, Reference] = dict(perp_marks or {})
         self.aliases: dict[str, str] = dict(DEFAULT_ALIASES if aliases is None else aliases)

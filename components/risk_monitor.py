@@ -32,8 +32,7 @@ from basis.bus.instruments import parse
 from basis.bus.messages import ClockTicked, Exposure, ExposureSnapshot, Message, RiskAssessment, RiskLevel
 
 from .base import Component
-from .exposure_monitor import PRICE_MESSAGES
-from .pricing import PriceBook, PriceError, ordered_sum, underlying_of
+from .pricing import PRICE_MESSAGES, PriceBook, PriceError, ordered_sum, underlying_of
 
 LEVELS: tuple[RiskLevel, ...] = ("ok", "warning", "critical")
 ETH_CORRELATED: frozenset[str] = frozenset({"ETH", "WETH", "weETH", "wstETH"})
@@ -225,7 +224,8 @@ class RiskMonitor(Component):
         self.risk = RiskBook(limits=limits, thresholds=thresholds, hedged_asset=hedged_asset, prices=prices)
 
     async def on_start(self) -> None:
-        await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        if not self.risk.prices.hosted:
+            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe(
             subjects.evt("exposure", "snapshot"), self.on_exposure, types=(ExposureSnapshot,)

@@ -25,6 +25,7 @@ from basis.bus.messages import (
     InstructionFilled,
     InstructionRejected,
     InvestorDeposit,
+    Message,
     PnlSnapshot,
     RiskAssessment,
     RunStarted,
@@ -37,7 +38,7 @@ from basis.components.exposure_monitor import ExposureMonitor
 from basis.components.feed import MarketDataFeed, common_window, coverages, discover, iso, read_flows
 from basis.components.pnl_monitor import PnlMonitor
 from basis.components.position_monitor import PositionMonitor
-from basis.components.pricing import PriceBook
+from basis.components.pricing import PRICE_MESSAGES, PriceBook
 from basis.components.risk_monitor import RiskMonitor
 from basis.configs import RunConfig, load_run_config, to_masked_dict
 from basis.data import DATA_ROOT
@@ -253,8 +254,13 @@ class Backtest:
 
         await transport.subscribe("dlq.>", on_dead_letter)
 
-        def prices() -> PriceBook:
-            return PriceBook(references=self.wiring.references, perp_marks=self.wiring.perp_marks)
+        # One price book for every component of the run, kept current here: each message applied once.
+        prices = PriceBook(references=self.wiring.references, perp_marks=self.wiring.perp_marks, hosted=True)
+
+        def apply_prices(message: Message) -> None:  # plain: called directly, no coroutine
+            prices.apply(message)
+
+        await bus("prices").subscribe("md.>", apply_prices, types=PRICE_MESSAGES)
 
         components: list[Component] = [
             factory(bus(name), clock, ids(name)) for name, factory in self.wiring.venues
@@ -262,11 +268,11 @@ class Backtest:
         components += [
             PositionMonitor(bus("position-monitor"), clock, ids("position-monitor")),
             ExposureMonitor(
-                bus("exposure-monitor"), clock, ids("exposure-monitor"), share_class=share, prices=prices()
+                bus("exposure-monitor"), clock, ids("exposure-monitor"), share_class=share, prices=prices
             ),
-            build_risk_monitor(config, bus("risk-monitor"), clock, ids("risk-monitor"), prices()),
-            PnlMonitor(bus("pnl-monitor"), clock, ids("pnl-monitor"), share_class=share, prices=prices()),
-            build_strategy(config, bus("strategy"), clock, ids("strategy"), prices()),
+            build_risk_monitor(config, bus("risk-monitor"), clock, ids("risk-monitor"), prices),
+            PnlMonitor(bus("pnl-monitor"), clock, ids("pnl-monitor"), share_class=share, prices=prices),
+            build_strategy(config, bus("strategy"), clock, ids("strategy"), prices),
             build_router(config, bus("router"), clock, ids("router")),
         ]
         observer = bus("backtest")

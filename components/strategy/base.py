@@ -65,9 +65,8 @@ from basis.bus.messages import (
     Transfer,
     WrapperAction,
 )
-from basis.components.exposure_monitor import PRICE_MESSAGES
 from basis.components.position_monitor import BALANCE_EVENTS
-from basis.components.pricing import PriceBook, PriceError
+from basis.components.pricing import PRICE_MESSAGES, PriceBook, PriceError
 
 from ..base import Component
 from ..router.actions import ROUTER, WALLET_TRANSFER
@@ -182,7 +181,8 @@ class Strategy(Component):
     # --- wiring -----------------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        if not self.prices.hosted:
+            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe("evt.*.*", self.on_event, types=(*BALANCE_EVENTS, *OUTCOMES))
         await self.bus.subscribe(
