@@ -27,7 +27,7 @@ from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.exposure_monitor import ExposureMonitor
 from basis.components.pnl_monitor import PnlMonitor
 from basis.components.position_monitor import PositionMonitor
-from basis.components.pricing import PriceBook
+from basis.components.pricing import PRICE_MESSAGES, PriceBook
 from basis.components.risk_monitor import RiskLimits, RiskMonitor
 
 H = 3600 * 1_000_000_000
@@ -166,10 +166,13 @@ class Rig:
         hedged_asset: str | None = None,
         limits: RiskLimits | None = None,
         pricing: Mapping[str, Any] | None = None,
+        hosted: bool = False,
     ) -> None:
+        """``hosted``: the monitors share one price book that the rig keeps current (as a backtest does)."""
         self.transport = InProcessTransport()
         self.clock = SimClock(0)
         self.pricing = dict(pricing or {})
+        self.hosted = PriceBook(**self.pricing, hosted=True) if hosted else None
         self.log: list[Message] = []
         """Every message but dead letters, in delivery order, decoded from the bytes on the wire."""
         self.records: list[tuple[str, bytes, dict[str, str]]] = []
@@ -184,7 +187,7 @@ class Rig:
         self.feed = Bus(self.transport, component="feed", run_id=RUN)
 
     def prices(self) -> PriceBook:
-        return PriceBook(**self.pricing)
+        return self.hosted if self.hosted is not None else PriceBook(**self.pricing)
 
     def _wiring(self, name: str) -> tuple[Bus, SimClock, SequentialIds]:
         return Bus(self.transport, component=name, run_id=RUN), self.clock, SequentialIds(RUN, name)
@@ -196,6 +199,13 @@ class Rig:
                 self.log.append(decode(envelope.data))
 
         await self.transport.subscribe(">", record)
+        if self.hosted is not None:
+            book = self.hosted
+
+            def apply(message: Message) -> None:
+                book.apply(message)
+
+            await Bus(self.transport, component="prices").subscribe("md.>", apply, types=PRICE_MESSAGES)
         for component in (self.position, self.exposure, self.risk, self.pnl):
             await component.start()
         return self

@@ -168,3 +168,16 @@ async def test_a_stale_price_stops_the_loop_until_prices_are_fresh_again() -> No
     pnl = rig.of(PnlSnapshot)[-1]
     assert len(rig.of(PnlSnapshot)) == 2
     assert (pnl.equity, pnl.net_flows, pnl.attribution["price"]) == (67000.0, 65000.0, 2000.0)
+
+
+async def test_a_shared_hosted_price_book_publishes_the_same_messages_as_one_book_per_monitor() -> None:
+    own = await Rig(hedged_asset="BTC").start()
+    shared = await Rig(hedged_asset="BTC", hosted=True).start()
+    scenario = basis_scenario()
+    for rig in (own, shared):
+        await rig.send(*scenario)
+    assert len(shared.of(PnlSnapshot)) > 1
+    assert shared.records == own.records
+    # the monitors read the hosted book and leave feeding it to its host
+    md = shared.transport._route("md.bar.binance.BTCUSDT")
+    assert len(md) == len(own.transport._route("md.bar.binance.BTCUSDT")) - 3 + 1
