@@ -150,7 +150,7 @@ class Recorder(Component):
         except nats.errors.Error as exc:
             raise RecorderError(f"cannot open consumer {self.durable} on {stream}: {exc!r}") from exc
         log.info("recording %s from sequence %d into %s", stream, recorded + 1, self.store.url)
-        return DurableConsumer(js, sub, stream, self.durable)
+        return DurableConsumer(self.transport.nc, sub, stream, self.durable)
 
     async def _consume(self, consumer: DurableConsumer) -> None:
         recorded = 0  # _record asks the store

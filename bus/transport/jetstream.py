@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -46,10 +47,9 @@ class StoredMessage:
 class DurableConsumer:
     """A durable pull consumer with explicit acks. Build it with ``NatsTransport.durable_consumer``."""
 
-    def __init__(
-        self, js: JetStreamContext, sub: JetStreamContext.PullSubscription, stream: str, name: str
-    ) -> None:
-        self._js = js
+    def __init__(self, client: NATS, sub: JetStreamContext.PullSubscription, stream: str, name: str) -> None:
+        self._client = client
+        """The connection the acks go out on (flushed so that :meth:`ack` returns once they are sent)."""
         self._sub = sub
         self.stream = stream
         self.name = name
@@ -92,7 +92,7 @@ class DurableConsumer:
             for message in messages:
                 if message._msg is not None and not message._msg.is_acked:
                     await message._msg.ack()
-            await self._js._nc.flush()
+            await self._client.flush()
         except nats.errors.Error as exc:
             raise TransportError(f"ack on {self.stream}/{self.name} failed: {exc!r}") from exc
 
@@ -102,7 +102,7 @@ class DurableConsumer:
             for message in messages:
                 if message._msg is not None and not message._msg.is_acked:
                     await message._msg.nak(delay=delay)
-            await self._js._nc.flush()
+            await self._client.flush()
         except nats.errors.Error as exc:
             raise TransportError(f"nak on {self.stream}/{self.name} failed: {exc!r}") from exc
 
@@ -126,6 +126,7 @@ class DurableConsumer:
 
 
 async def open_durable_consumer(
+    client: NATS,
     js: JetStreamContext,
     stream: str,
     durable: str,
@@ -157,4 +158,4 @@ async def open_durable_consumer(
         sub = await js.pull_subscribe(filter_subject or "", durable=durable, stream=stream, config=config)
     except nats.errors.Error as exc:
         raise TransportError(f"cannot open consumer {durable} on {stream}: {exc!r}") from exc
-    return DurableConsumer(js, sub, stream, durable)
+    return DurableConsumer(client, sub, stream, durable)

@@ -188,6 +188,7 @@ class NatsTransport:
         existing one first (to move its start).
         """
         return await open_durable_consumer(
+            self.nc,
             self.js,
             stream,
             durable,
