@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from mypy_extensions import mypyc_attr
+
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
@@ -76,6 +78,7 @@ Parts = tuple[tuple[str, float], ...]
 """How one change splits between sources: ``((source, quantity), ...)``, quantities summing to the delta."""
 
 
+@mypyc_attr(native_class=False)  # mypyc compiles subclasses of few builtin exceptions
 class AttributionError(ArithmeticError):
     """Equity − initial equity − net flows − Σ attribution is more than float rounding."""
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
 from basis.bus.messages import (
     FlowBooked,
     InstructionFilled,
@@ -65,8 +68,8 @@ class PositionMonitor(Component):
 
     name = "position-monitor"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, bus: Bus, clock: Clock, ids: IdFactory) -> None:
+        super().__init__(bus, clock, ids)
         self.book = PositionBook()
 
     async def on_start(self) -> None:

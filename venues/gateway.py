@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from basis.bus import subjects
 from basis.bus.bus import Bus
@@ -37,35 +36,13 @@ from basis.bus.messages import (
 from basis.components.base import Component
 
 from .errors import InternalError, UnsupportedInstruction, VenueError
+from .port import VenueGateway as VenueGateway  # a Protocol: defined in a module mypyc does not compile
 
 log = logging.getLogger("basis.venues")
 
 INSTRUCTION_TYPES = VENUE_INSTRUCTION_TYPES
 
 _SEEN_LIMIT = 100_000
-
-
-@runtime_checkable
-class VenueGateway(Protocol):
-    """What the rest of the platform may rely on from any gateway, whatever its environment."""
-
-    name: str
-    """Component name (heartbeats, control subject)."""
-
-    venue: str
-    """The venue token of ``cmd.<venue>.*`` and ``evt.<venue>.*``."""
-
-    async def start(self) -> None:
-        """Subscribe to the venue's instructions and the market data / events it needs."""
-        ...
-
-    async def handle(self, instruction: VenueInstruction) -> None:
-        """Answer one instruction on the bus (accepted + filled, or rejected)."""
-        ...
-
-    def balances(self) -> dict[str, float]:
-        """The gateway's own view of the balances it books, by canonical instrument key."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

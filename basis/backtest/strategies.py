@@ -3,6 +3,8 @@ the mode name)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
@@ -15,7 +17,7 @@ from basis.configs import RunConfig
 from .errors import BacktestError
 
 
-def require_strategy(config: RunConfig) -> type[Strategy]:
+def require_strategy(config: RunConfig) -> type[Strategy[Any]]:
     """The strategy class of the run's mode; a clear error for modes without one yet."""
     try:
         return strategy_class(config.mode.name)
@@ -26,7 +28,9 @@ def require_strategy(config: RunConfig) -> type[Strategy]:
         ) from None
 
 
-def build_strategy(config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook) -> Strategy:
+def build_strategy(
+    config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook
+) -> Strategy[Any]:
     mode = config.mode
     params = require_strategy(config).params_from_mode(mode)
     return create_strategy(mode.name, bus, clock, ids, params, prices=prices)

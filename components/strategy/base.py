@@ -42,7 +42,7 @@ import logging
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from basis.bus import subjects
 from basis.bus.bus import Bus
@@ -102,7 +102,11 @@ class Outstanding:
         return bool(self.router or self.direct)
 
 
-class Strategy(Component):
+P = TypeVar("P", bound=StrategyParams)
+"""A strategy class's parameter type (its ``params_type``)."""
+
+
+class Strategy(Component, Generic[P]):
     """Base of every strategy mode (see the module docstring)."""
 
     name = "strategy"
@@ -113,7 +117,7 @@ class Strategy(Component):
         bus: Bus,
         clock: Clock,
         ids: IdFactory,
-        params: StrategyParams,
+        params: P,
         *,
         prices: PriceBook | None = None,
     ) -> None:

@@ -26,6 +26,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
+from basis.components.pricing import PriceBook
 
 from .base import Strategy, Trigger
 from .basis_plan import BasisPlanner
@@ -42,11 +46,10 @@ ADVERSE_MOVE = 0.10
 """Price rise a fresh short survives before its venue reaches the margin warning (sizes the buffer)."""
 
 
-class BasisStrategy(Strategy):
+class BasisStrategy(Strategy[BasisParams]):
     """Spot long + perp short of one asset, USDT margin on each perp venue."""
 
     params_type: ClassVar[type[StrategyParams]] = BasisParams
-    params: BasisParams
 
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
@@ -173,8 +176,16 @@ class BasisStrategy(Strategy):
 class BtcBasisStrategy(BasisStrategy):
     """``btc_basis``: the basis trade on BTC, USDT share class."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        ids: IdFactory,
+        params: BasisParams,
+        *,
+        prices: PriceBook | None = None,
+    ) -> None:
+        super().__init__(bus, clock, ids, params, prices=prices)
         if self.params.share_class != self.params.quote:
             raise ValueError(
                 f"btc_basis counts equity in {self.params.quote}, got share class {self.params.share_class}"
@@ -184,8 +195,16 @@ class BtcBasisStrategy(BasisStrategy):
 class EthBasisStrategy(BasisStrategy):
     """``eth_basis``: the basis trade on ETH, ETH share class (capital arrives and leaves as ETH)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        ids: IdFactory,
+        params: BasisParams,
+        *,
+        prices: PriceBook | None = None,
+    ) -> None:
+        super().__init__(bus, clock, ids, params, prices=prices)
         if self.params.share_class != self.params.asset:
             raise ValueError(
                 f"eth_basis counts equity in its asset {self.params.asset}, got {self.params.share_class}"

@@ -18,11 +18,10 @@ if TYPE_CHECKING:
     from basis.configs.models import ModeConfig
 
 
-class PureLendingStrategy(Strategy):
+class PureLendingStrategy(Strategy[LendingParams]):
     """Supplies the share-class asset to the lending venue."""
 
     params_type: ClassVar[type[StrategyParams]] = LendingParams
-    params: LendingParams
 
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:

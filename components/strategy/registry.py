@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from mypy_extensions import mypyc_attr
+
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
@@ -12,13 +16,14 @@ from .basis import BtcBasisStrategy, EthBasisStrategy
 from .lending import PureLendingStrategy
 from .params import StrategyParams
 
-STRATEGIES: dict[str, type[Strategy]] = {
+STRATEGIES: dict[str, type[Strategy[Any]]] = {
     "pure_lending_usdt": PureLendingStrategy,
     "btc_basis": BtcBasisStrategy,
     "eth_basis": EthBasisStrategy,
 }
 
 
+@mypyc_attr(native_class=False)  # mypyc compiles subclasses of few builtin exceptions
 class UnknownStrategy(KeyError):
     """No strategy class is registered under a mode name."""
 
@@ -26,7 +31,7 @@ class UnknownStrategy(KeyError):
         return str(self.args[0])
 
 
-def strategy_class(mode: str) -> type[Strategy]:
+def strategy_class(mode: str) -> type[Strategy[Any]]:
     try:
         return STRATEGIES[mode]
     except KeyError:
@@ -43,6 +48,6 @@ def create_strategy(
     params: StrategyParams,
     *,
     prices: PriceBook | None = None,
-) -> Strategy:
+) -> Strategy[Any]:
     """The strategy of ``mode`` with its parameters (of the class's ``params_type``)."""
     return strategy_class(mode)(bus, clock, ids, params, prices=prices)

@@ -30,7 +30,8 @@ class WithdrawalQueue:
     @property
     def owed(self) -> float:
         """Share-class units requested and not yet paid."""
-        return sum(w.amount for w in self._items)
+        # a float start: nothing owed is 0.0 (not sum()'s int 0), as compiled code (mypyc) returns it
+        return sum((w.amount for w in self._items), 0.0)
 
     def unpaid(self) -> list[Withdrawal]:
         """Withdrawals without a payout in flight, oldest first."""

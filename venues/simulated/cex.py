@@ -195,7 +195,7 @@ class CexAccount:
         and :meth:`gross_notional` (same terms, same order), in one pass for the per-bar margin check."""
         get = self.balances.get
         unrealised = 0.0
-        gross: float = 0  # an int 0, as sum() starts, so the total is the same float
+        gross = 0.0  # the same total as sum()'s int 0 start: None is returned before no term is added
         any_open = False
         for symbol, perp_key, notional_key, history in self._perps:
             contracts = get(perp_key)
