@@ -32,7 +32,7 @@ from basis.bus.messages import (
 
 from ..base import Component
 from .errors import WindowError
-from .loaders import ReadStats, SeriesReader
+from .loaders import ReadStats, SeriesReader, close_iterator
 from .merge import Stream, merge
 from .series import SeriesSpec
 from .times import iso
@@ -128,22 +128,26 @@ class MarketDataFeed(Component):
         ticks = 0
         emit = self.emit
         published: dict[type, int] = {}  # per message type, folded into ``counts`` at the end
-        for message in merge(self._streams(), start=self.window_start, end=self.window_end):
-            ts = message.ts
-            if ts != current:
-                if current is not None:
-                    await self._tick()
-                    ticks += 1
-                    if self.progress is not None and ticks % self.progress_every == 0:
-                        self.progress(current)
-                    if self.stopped.is_set():
-                        current = None
-                        break
-                clock.advance_to(ts)
-                current = ts
-            await emit(message)
-            kind = type(message)
-            published[kind] = published.get(kind, 0) + 1
+        messages = merge(self._streams(), start=self.window_start, end=self.window_end)
+        try:
+            for message in messages:
+                ts = message.ts
+                if ts != current:
+                    if current is not None:
+                        await self._tick()
+                        ticks += 1
+                        if self.progress is not None and ticks % self.progress_every == 0:
+                            self.progress(current)
+                        if self.stopped.is_set():
+                            current = None
+                            break
+                    clock.advance_to(ts)
+                    current = ts
+                await emit(message)
+                kind = type(message)
+                published[kind] = published.get(kind, 0) + 1
+        finally:
+            close_iterator(messages)
         for kind, n in published.items():
             counts[KIND_OF.get(kind, kind.__name__)] += n
         if current is not None:

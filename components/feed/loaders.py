@@ -192,6 +192,14 @@ def _time(path: Path, line: int, column: str, text: str) -> int:
         raise MalformedRowError(path, line, column, problem) from None
 
 
+def close_iterator(iterator: Iterator[object]) -> None:
+    """Close a generator left part-read now: a compiled (mypyc) generator does not when it is collected, so
+    the files it reads would stay open."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
 class FileScan:
     """``(message time, values)`` for each row of one file, in file order, checked and de-duplicated.
 
@@ -319,10 +327,11 @@ class SeriesReader:
         last: int | None = None
         for path in self.files:
             file_scan = FileScan(spec, path)
+            rows = iter(file_scan)
             file_last = last
             count = 0
             try:
-                for ts, values in file_scan:
+                for ts, values in rows:
                     if last is not None and ts <= last:
                         stats.overlap += 1
                         continue
@@ -335,6 +344,7 @@ class SeriesReader:
                     count += 1
                     yield build(spec, ts, values, ids)
             finally:
+                close_iterator(rows)
                 stats.duplicates += file_scan.duplicates
                 stats.messages += count
                 stats.per_file[str(path)] = count

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from basis.bus.messages import Message
 
 from .errors import DataError
-from .loaders import SeriesReader
+from .loaders import SeriesReader, close_iterator
 from .series import SeriesSpec
 from .times import iso
 
@@ -68,12 +68,16 @@ class Stream:
 
 def _ranked(stream: Stream, rank: int) -> Iterator[tuple[int, int, int, Message]]:
     previous = -(2**63)
-    for seq, message in enumerate(stream.messages):
-        ts = message.ts
-        if ts < previous:
-            raise DataError(f"stream {stream.label} goes back in time: {iso(ts)} after {iso(previous)}")
-        previous = ts
-        yield ts, rank, seq, message
+    messages = iter(stream.messages)
+    try:
+        for seq, message in enumerate(messages):
+            ts = message.ts
+            if ts < previous:
+                raise DataError(f"stream {stream.label} goes back in time: {iso(ts)} after {iso(previous)}")
+            previous = ts
+            yield ts, rank, seq, message
+    finally:
+        close_iterator(messages)
 
 
 def merge(
@@ -85,10 +89,14 @@ def merge(
     pulls one message ahead per stream and stops reading at the first message at or after ``end``.
     """
     ordered = sorted(streams, key=lambda s: s.order_key)
-    merged = heapq.merge(*(_ranked(stream, rank) for rank, stream in enumerate(ordered)))
-    for ts, _, _, message in merged:
-        if end is not None and ts >= end:
-            return
-        if start is not None and ts < start:
-            continue
-        yield message
+    ranked = [_ranked(stream, rank) for rank, stream in enumerate(ordered)]
+    try:
+        for ts, _, _, message in heapq.merge(*ranked):
+            if end is not None and ts >= end:
+                return
+            if start is not None and ts < start:
+                continue
+            yield message
+    finally:
+        for iterator in ranked:
+            close_iterator(iterator)
