@@ -10,3 +10,10 @@ The same components backtest on historical data, run against testnets and trade 
 """
 
 __version__ = "0.1.0"
+
+
+def compiled() -> bool:
+    """True when the hot modules run compiled (a wheel built with mypyc, see setup.py), False for pure Python."""
+    from basis.bus import bus
+
+    return not bus.__file__.endswith(".py")

@@ -11,10 +11,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from basis.bus.embedded import EmbeddedNats
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """An editable install built with BASIS_COMPILE=1 leaves compiled modules next to their sources, and
+    Python imports those first: refuse to test an edited source through its stale compiled module."""
+    stale = [
+        str(so.relative_to(REPO))
+        for layer in ("basis", "bus", "components", "venues", "projections")
+        for so in (REPO / layer).rglob("*.so")
+        if (source := so.with_name(so.name.split(".")[0] + ".py")).exists()
+        and source.stat().st_mtime > so.stat().st_mtime
+    ]
+    if stale:
+        raise pytest.UsageError(
+            f"compiled modules older than their sources: {', '.join(stale[:5])}; rebuild with "
+            "`BASIS_COMPILE=1 pip install -e .` or remove them (`pip install -e .` installs pure Python)"
+        )
 
 
 @pytest.fixture(scope="session")
