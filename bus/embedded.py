@@ -98,8 +98,11 @@ class EmbeddedNats:
         binary: str | Path | None = None,
         startup_timeout: float = 10.0,
         extra_args: tuple[str, ...] = (),
+        store_dir: str | Path | None = None,
     ) -> None:
+        """``store_dir``: where JetStream keeps its streams (default ``<run_dir>/jetstream``)."""
         self.run_dir = Path(run_dir)
+        self._store_dir = Path(store_dir) if store_dir is not None else self.run_dir / "jetstream"
         self.host = host
         self.port = port or 0
         self.jetstream = jetstream
@@ -115,7 +118,7 @@ class EmbeddedNats:
 
     @property
     def store_dir(self) -> Path:
-        return self.run_dir / "jetstream"
+        return self._store_dir
 
     @property
     def log_path(self) -> Path:
@@ -235,9 +238,10 @@ def serve_forever(port: int = 4222, store_dir: str | Path = "runs/nats", *, host
     port = port or free_port(host)
     if _accepts(host, port):
         raise EmbeddedServerError(f"{host}:{port} is already in use; pick another --port (0 for a free one)")
-    store = Path(store_dir)
+    server = EmbeddedNats(store_dir, port=port, host=host, store_dir=store_dir)
+    store = server.store_dir
     store.mkdir(parents=True, exist_ok=True)
-    cmd = [str(nats_server_binary()), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
+    cmd = server.command()
     process: subprocess.Popen[bytes] | None = None
     received: list[int] = []
 
