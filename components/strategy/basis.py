@@ -23,7 +23,7 @@ venues that need it (through the wallet). See :mod:`.basis_plan` for how orders 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from basis.bus import instruments
 from basis.bus.bus import Bus
@@ -50,6 +50,27 @@ class BasisStrategy(Strategy[BasisParams]):
     """Spot long + perp short of one asset, USDT margin on each perp venue."""
 
     params_type: ClassVar[type[StrategyParams]] = BasisParams
+    mode: ClassVar[str] = "basis"
+    equity_in: ClassVar[Literal["quote", "asset"]] = "quote"
+    """What the mode counts equity in: the quote currency (USDT) or the traded asset (ETH)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        ids: IdFactory,
+        params: BasisParams,
+        *,
+        prices: PriceBook | None = None,
+    ) -> None:
+        super().__init__(bus, clock, ids, params, prices=prices)
+        p = self.params
+        expected = p.quote if self.equity_in == "quote" else p.asset
+        if p.share_class != expected:
+            where = "" if self.equity_in == "quote" else "its asset "
+            raise ValueError(
+                f"{self.mode} counts equity in {where}{expected}, got share class {p.share_class}"
+            )
 
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
@@ -176,36 +197,12 @@ class BasisStrategy(Strategy[BasisParams]):
 class BtcBasisStrategy(BasisStrategy):
     """``btc_basis``: the basis trade on BTC, USDT share class."""
 
-    def __init__(
-        self,
-        bus: Bus,
-        clock: Clock,
-        ids: IdFactory,
-        params: BasisParams,
-        *,
-        prices: PriceBook | None = None,
-    ) -> None:
-        super().__init__(bus, clock, ids, params, prices=prices)
-        if self.params.share_class != self.params.quote:
-            raise ValueError(
-                f"btc_basis counts equity in {self.params.quote}, got share class {self.params.share_class}"
-            )
+    mode = "btc_basis"
+    equity_in = "quote"
 
 
 class EthBasisStrategy(BasisStrategy):
     """``eth_basis``: the basis trade on ETH, ETH share class (capital arrives and leaves as ETH)."""
 
-    def __init__(
-        self,
-        bus: Bus,
-        clock: Clock,
-        ids: IdFactory,
-        params: BasisParams,
-        *,
-        prices: PriceBook | None = None,
-    ) -> None:
-        super().__init__(bus, clock, ids, params, prices=prices)
-        if self.params.share_class != self.params.asset:
-            raise ValueError(
-                f"eth_basis counts equity in its asset {self.params.asset}, got {self.params.share_class}"
-            )
+    mode = "eth_basis"
+    equity_in = "asset"
