@@ -357,6 +357,8 @@ class SimulatedAave(OnChainGateway):
     ``Liquidated``. Supply and repay are refused when the wallet cannot fund them.
     """
 
+    default_gas = DEFAULT_GAS
+
     def __init__(
         self,
         bus: Bus,
@@ -381,11 +383,11 @@ class SimulatedAave(OnChainGateway):
             clock,
             ids,
             venue=venue,
-            gas_units={**DEFAULT_GAS, **(gas_units or {})},
+            gas_units=gas_units,
             chain=chain,
             gas_price_gwei=gas_price_gwei,
             check_wallet_balance=check_wallet_balance,
-            name=name or f"sim-{venue}",
+            name=name,
         )
         self.account = AaveAccount(
             venue,

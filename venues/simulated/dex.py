@@ -89,6 +89,8 @@ class SimulatedDex(OnChainGateway):
     from ``md.bar.<bar_venue>.<POOL>`` (``bar_venue`` defaults to the venue).
     """
 
+    default_gas = DEFAULT_GAS
+
     def __init__(
         self,
         bus: Bus,
@@ -111,11 +113,11 @@ class SimulatedDex(OnChainGateway):
             clock,
             ids,
             venue=venue,
-            gas_units={**DEFAULT_GAS, **(gas_units or {})},
+            gas_units=gas_units,
             chain=chain,
             gas_price_gwei=gas_price_gwei,
             check_wallet_balance=check_wallet_balance,
-            name=name or f"sim-{venue}",
+            name=name,
         )
         self.pools = DexPools(pools, fee=pool_fee, slippage_bps=slippage_bps)
         self.bar_venue = bar_venue or venue

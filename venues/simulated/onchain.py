@@ -15,6 +15,7 @@ through gas only (gas fronted by the operator); spending ETH itself requires the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from basis.bus import instruments, subjects
 from basis.bus.bus import Bus
@@ -82,6 +83,9 @@ class OnChainGateway(GatewayComponent):
     rejects instructions the wallet cannot fund (``insufficient_balance``).
     """
 
+    default_gas: ClassVar[Mapping[str, int]] = {}
+    """Gas units of each of the venue's operations; ``gas_units`` given to the constructor override them."""
+
     def __init__(
         self,
         bus: Bus,
@@ -89,14 +93,15 @@ class OnChainGateway(GatewayComponent):
         ids: IdFactory,
         *,
         venue: str,
-        gas_units: Mapping[str, int],
+        gas_units: Mapping[str, int] | None = None,
         chain: str = "ethereum",
         gas_price_gwei: float | None = None,
         check_wallet_balance: bool = True,
         name: str = "",
     ) -> None:
-        super().__init__(bus, clock, ids, venue=venue, name=name)
-        self.gas = GasMeter(gas_units, chain=chain, fallback_gwei=gas_price_gwei)
+        super().__init__(bus, clock, ids, venue=venue, name=name or f"sim-{venue}")
+        units = {**self.default_gas, **(gas_units or {})}
+        self.gas = GasMeter(units, chain=chain, fallback_gwei=gas_price_gwei)
         self.wallet = Balances()
         self.check_wallet_balance = check_wallet_balance
         self.track_own_events(*BALANCE_EVENTS)

@@ -71,6 +71,8 @@ class SimulatedStaking(OnChainGateway):
     The rate comes from ``md.lst.<rate_venue>.<token>`` (``rate_venue`` defaults to the venue).
     """
 
+    default_gas = DEFAULT_GAS
+
     def __init__(
         self,
         bus: Bus,
@@ -92,11 +94,11 @@ class SimulatedStaking(OnChainGateway):
             clock,
             ids,
             venue=venue,
-            gas_units={**DEFAULT_GAS, **(gas_units or {})},
+            gas_units=gas_units,
             chain=chain,
             gas_price_gwei=gas_price_gwei,
             check_wallet_balance=check_wallet_balance,
-            name=name or f"sim-{venue}",
+            name=name,
         )
         self.pool = StakingPool(token)
         self.rate_venue = rate_venue or venue

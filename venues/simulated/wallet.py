@@ -44,6 +44,8 @@ class SimulatedWallet(OnChainGateway):
     ``deposit_delays_s`` maps each CEX the wallet may send to onto its deposit delay in seconds.
     """
 
+    default_gas = DEFAULT_GAS
+
     def __init__(
         self,
         bus: Bus,
@@ -63,11 +65,11 @@ class SimulatedWallet(OnChainGateway):
             clock,
             ids,
             venue=WALLET,
-            gas_units={**DEFAULT_GAS, **(gas_units or {})},
+            gas_units=gas_units,
             chain=chain,
             gas_price_gwei=gas_price_gwei,
             check_wallet_balance=check_wallet_balance,
-            name=name or "sim-wallet",
+            name=name,
         )
         self.deposit_delays_ns = {venue: seconds_to_ns(s) for venue, s in (deposit_delays_s or {}).items()}
         self.investor = investor
