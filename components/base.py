@@ -13,6 +13,8 @@ from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import Control, Heartbeat, Message
 
+from .pricing import PRICE_MESSAGES, PriceBook
+
 M = TypeVar("M", bound=Message)
 
 
@@ -37,6 +39,11 @@ class Component:
 
     async def on_start(self) -> None:
         """Subscribe to what the component consumes."""
+
+    async def follow_prices(self, prices: PriceBook) -> None:
+        """Keep ``prices`` current with the market data on the bus, unless its host does (a hosted book)."""
+        if not prices.hosted:
+            await self.bus.subscribe("md.>", prices.take, types=PRICE_MESSAGES)
 
     def make(self, cls: type[M], *, cause: Message | None = None, **fields: Any) -> M:
         """A new message of ``cls`` stamped with a fresh id, the clock's time and ``cause``'s ids."""

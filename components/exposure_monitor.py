@@ -31,7 +31,7 @@ from basis.bus.messages import (
 )
 
 from .base import Component
-from .pricing import NUMERAIRES, PRICE_MESSAGES, PriceBook, perp_base, underlying_of
+from .pricing import NUMERAIRES, PriceBook, perp_base, underlying_of
 
 _NOTIONAL, _PERP, _HOLDING = range(3)
 _DELTA_PLANS: dict[str, tuple[int, str, float]] = {}
@@ -142,9 +142,6 @@ class Exposures:
         self._valued_version = -1
         self._dirty = False
 
-    def on_market_data(self, message: Message) -> bool:
-        return self.prices.apply(message)
-
     def on_positions(self, positions: Mapping[str, float]) -> Valuation:
         """New positions: always revalued (raises a PriceError when a price is unusable)."""
         self.positions = dict(sorted(positions.items()))
@@ -195,15 +192,11 @@ class ExposureMonitor(Component):
         self.exposures = Exposures(prices, share_class)
 
     async def on_start(self) -> None:
-        if not self.exposures.prices.hosted:
-            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        await self.follow_prices(self.exposures.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe(
             subjects.evt("positions", "snapshot"), self.on_positions, types=(PositionSnapshot,)
         )
-
-    def on_market_data(self, message: Message) -> None:
-        self.exposures.prices.apply(message)  # = self.exposures.on_market_data(message)
 
     async def on_positions(self, message: PositionSnapshot) -> None:
         valuation = self.exposures.on_positions(message.positions)

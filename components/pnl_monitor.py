@@ -54,7 +54,7 @@ from basis.bus.messages import (
 
 from .base import Component
 from .position_monitor import BALANCE_EVENTS, PositionBook
-from .pricing import PRICE_MESSAGES, PriceBook, book_value, ordered_sum, share_units
+from .pricing import PriceBook, book_value, ordered_sum, share_units
 
 log = logging.getLogger("basis.components.pnl_monitor")
 
@@ -311,8 +311,7 @@ class PnlMonitor(Component):
         self._exposures: dict[str, ExposureSnapshot] = {}
 
     async def on_start(self) -> None:
-        if not self.prices.hosted:
-            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        await self.follow_prices(self.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe("evt.*.*", self.on_balance_event, types=BALANCE_EVENTS)
         await self.bus.subscribe(
@@ -322,9 +321,6 @@ class PnlMonitor(Component):
             subjects.evt("exposure", "snapshot"), self.on_exposure, types=(ExposureSnapshot,)
         )
         await self.bus.subscribe(subjects.evt("risk", "assessment"), self.on_risk, types=(RiskAssessment,))
-
-    def on_market_data(self, message: Message) -> None:
-        self.prices.apply(message)
 
     def on_clock(self, message: ClockTicked) -> None:
         self.prices.advance(message.ts)

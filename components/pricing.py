@@ -240,6 +240,10 @@ class PriceBook:
                 return changed
         return False
 
+    def take(self, message: Message) -> None:
+        """:meth:`apply` as a bus handler (which returns nothing)."""
+        self.apply(message)
+
     def advance(self, ts: int) -> None:
         """The clock moved to ``ts`` (ns): staleness is judged against the newest time seen."""
         if ts > self.now_ns:

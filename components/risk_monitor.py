@@ -29,10 +29,10 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.instruments import parse
-from basis.bus.messages import ClockTicked, Exposure, ExposureSnapshot, Message, RiskAssessment, RiskLevel
+from basis.bus.messages import ClockTicked, Exposure, ExposureSnapshot, RiskAssessment, RiskLevel
 
 from .base import Component
-from .pricing import PRICE_MESSAGES, PriceBook, PriceError, ordered_sum, underlying_of
+from .pricing import PriceBook, PriceError, ordered_sum, underlying_of
 
 LEVELS: tuple[RiskLevel, ...] = ("ok", "warning", "critical")
 ETH_CORRELATED: frozenset[str] = frozenset({"ETH", "WETH", "weETH", "wstETH"})
@@ -166,9 +166,6 @@ class RiskBook:
         self.thresholds = thresholds or LiquidationThresholds()
         self.hedged_asset = hedged_asset
 
-    def on_market_data(self, message: Message) -> bool:
-        return self.prices.apply(message)
-
     def assess(self, snapshot: ExposureSnapshot) -> Assessment:
         limits = self.limits
         exposures = snapshot.exposures
@@ -224,15 +221,11 @@ class RiskMonitor(Component):
         self.risk = RiskBook(limits=limits, thresholds=thresholds, hedged_asset=hedged_asset, prices=prices)
 
     async def on_start(self) -> None:
-        if not self.risk.prices.hosted:
-            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        await self.follow_prices(self.risk.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe(
             subjects.evt("exposure", "snapshot"), self.on_exposure, types=(ExposureSnapshot,)
         )
-
-    def on_market_data(self, message: Message) -> None:
-        self.risk.prices.apply(message)  # = self.risk.on_market_data(message)
 
     def on_clock(self, message: ClockTicked) -> None:
         self.risk.prices.advance(message.ts)

@@ -25,7 +25,6 @@ from basis.bus.messages import (
     InstructionFilled,
     InstructionRejected,
     InvestorDeposit,
-    Message,
     PnlSnapshot,
     RiskAssessment,
     RunStarted,
@@ -256,11 +255,7 @@ class Backtest:
 
         # One price book for every component of the run, kept current here: each message applied once.
         prices = PriceBook(references=self.wiring.references, perp_marks=self.wiring.perp_marks, hosted=True)
-
-        def apply_prices(message: Message) -> None:  # plain: called directly, no coroutine
-            prices.apply(message)
-
-        await bus("prices").subscribe("md.>", apply_prices, types=PRICE_MESSAGES)
+        await bus("prices").subscribe("md.>", prices.take, types=PRICE_MESSAGES)
 
         components: list[Component] = [
             factory(bus(name), clock, ids(name)) for name, factory in self.wiring.venues

@@ -66,7 +66,7 @@ from basis.bus.messages import (
     WrapperAction,
 )
 from basis.components.position_monitor import BALANCE_EVENTS
-from basis.components.pricing import PRICE_MESSAGES, PriceBook, PriceError
+from basis.components.pricing import PriceBook, PriceError
 
 from ..base import Component
 from ..router.actions import ROUTER, WALLET_TRANSFER
@@ -185,8 +185,7 @@ class Strategy(Component, Generic[P]):
     # --- wiring -----------------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        if not self.prices.hosted:
-            await self.bus.subscribe("md.>", self.on_market_data, types=PRICE_MESSAGES)
+        await self.follow_prices(self.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe("evt.*.*", self.on_event, types=(*BALANCE_EVENTS, *OUTCOMES))
         await self.bus.subscribe(
@@ -200,9 +199,6 @@ class Strategy(Component, Generic[P]):
         await self.bus.subscribe(
             subjects.cmd("fund", "withdraw"), self.on_withdrawal, types=(InvestorWithdrawal,)
         )
-
-    def on_market_data(self, message: Message) -> None:
-        self.prices.apply(message)
 
     async def on_clock(self, message: ClockTicked) -> None:
         """A decision left due (a rejection cooled down, the per-instant budget ran out) is taken at the

@@ -200,12 +200,9 @@ class Rig:
 
         await self.transport.subscribe(">", record)
         if self.hosted is not None:
-            book = self.hosted
-
-            def apply(message: Message) -> None:
-                book.apply(message)
-
-            await Bus(self.transport, component="prices").subscribe("md.>", apply, types=PRICE_MESSAGES)
+            await Bus(self.transport, component="prices").subscribe(
+                "md.>", self.hosted.take, types=PRICE_MESSAGES
+            )
         for component in (self.position, self.exposure, self.risk, self.pnl):
             await component.start()
         return self
