@@ -43,8 +43,6 @@ COMPILED = (
 )
 """The modules a replay spends its time in (globs, as laid out in the repository); never bus/messages
 (msgspec Structs, which mypyc cannot compile)."""
-NOT_COMPILED: frozenset[str] = frozenset()
-"""Modules matched by ``COMPILED`` that mypyc cannot compile (see each entry's reason)."""
 
 packages = ["basis", *(f"basis.{p}" for p in find_packages(where="basis"))]
 package_dir = {"basis": "basis"}
@@ -92,12 +90,7 @@ def compiled_extensions() -> list:
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, copy)
     paths = sorted(
-        {
-            path
-            for pattern in COMPILED
-            for path in glob(pattern)
-            if Path(path).name != "__init__.py" and path not in NOT_COMPILED
-        }
+        {path for pattern in COMPILED for path in glob(pattern) if Path(path).name != "__init__.py"}
     )
     return mypycify(
         [str(tree / "basis" / path) for path in paths],

@@ -132,10 +132,8 @@ PYTHON = sys.executable
 
 def run_child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     cmd = [PYTHON, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
-    # from a neutral folder, so that the interpreter's installed basis is imported, not this checkout's
-    cwd = REPO if PYTHON == sys.executable else tempfile.gettempdir()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False)
     except subprocess.TimeoutExpired:
         sys.exit(f"backtest_bench: {spec['job']} exceeded {timeout:.0f} s")
     if proc.returncode != 0:
