@@ -139,13 +139,21 @@ def aave_health(
     return health, ltv
 
 
-def _check_below(
-    breaches: list[tuple[int, str]], value: float, warning: float, critical: float, name: str
+def _check(
+    breaches: list[tuple[int, str]],
+    value: float,
+    warning: float,
+    critical: float,
+    name: str,
+    *,
+    above: bool = False,
 ) -> None:
-    if value < critical:
-        breaches.append((2, f"{name}<{critical:g}"))
-    elif value < warning:
-        breaches.append((1, f"{name}<{warning:g}"))
+    """Add the worst breach of ``value`` (below the limits, or ``above`` them): critical 2, warning 1."""
+    sign = ">" if above else "<"
+    for severity, limit in ((2, critical), (1, warning)):
+        if (value > limit) if above else (value < limit):
+            breaches.append((severity, f"{name}{sign}{limit:g}"))
+            return
 
 
 class RiskBook:
@@ -173,12 +181,10 @@ class RiskBook:
 
         ratios = margin_ratios(exposures)
         for venue, ratio in ratios.items():
-            _check_below(
-                breaches, ratio, limits.margin_warning, limits.margin_critical, f"margin_ratio:{venue}"
-            )
+            _check(breaches, ratio, limits.margin_warning, limits.margin_critical, f"margin_ratio:{venue}")
         health, ltv = aave_health(exposures, self.thresholds)
         if health is not None:
-            _check_below(breaches, health, limits.health_warning, limits.health_critical, "health_factor")
+            _check(breaches, health, limits.health_warning, limits.health_critical, "health_factor")
         drift = 0.0
         asset = self.hedged_asset
         if asset is not None and exposures:
@@ -191,10 +197,8 @@ class RiskBook:
                     breaches.append((1, f"price:{asset}:unavailable"))
                 else:
                     drift = abs(snapshot.net_delta.get(asset, 0.0)) * price / snapshot.total_usd
-                    if drift > limits.drift_critical:
-                        breaches.append((2, f"delta_drift:{asset}>{limits.drift_critical:g}"))
-                    elif drift > limits.drift_warning:
-                        breaches.append((1, f"delta_drift:{asset}>{limits.drift_warning:g}"))
+                    name = f"delta_drift:{asset}"
+                    _check(breaches, drift, limits.drift_warning, limits.drift_critical, name, above=True)
         if not breaches:
             return Assessment("ok", ratios, health, ltv, drift, ())
         severity = max(s for s, _ in breaches)
