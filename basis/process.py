@@ -28,6 +28,7 @@ from basis.bus.clock import Clock, LiveClock
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.errors import BusError
 from basis.bus.ids import IdFactory, RandomIds
+from basis.bus.logs import LEVELS, log_to_stderr
 from basis.bus.transport.nats import NatsTransport
 from basis.components.base import Component
 from basis.components.exposure_monitor import ExposureMonitor
@@ -227,14 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_ENVIRONMENT,
         help="environment of --mode (default: %(default)s)",
     )
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LEVELS)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(args.log_level)
     run_id = args.run_id or RandomIds().next_id()[:12]
     try:
         return asyncio.run(

@@ -45,6 +45,7 @@ from basis.bus.bus import ORIGINAL_SUBJECT_HEADER, RUN_HEADER, Bus
 from basis.bus.clock import Clock, LiveClock
 from basis.bus.errors import BusError, StoreError
 from basis.bus.ids import IdFactory, RandomIds
+from basis.bus.logs import LEVELS, log_to_stderr
 from basis.bus.messages import AnyMessage
 from basis.bus.store import AlreadyRecorded, EventStore, Tracking, open_store
 from basis.bus.store.urls import DEFAULT_STORE_URL
@@ -302,13 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-id", default=DEFAULT_RUN_ID, help="run of messages without a Basis-Run header")
     parser.add_argument("--durable", default=DEFAULT_DURABLE, help="name of the JetStream consumers")
     parser.add_argument("--batch", type=int, default=500, help="messages fetched and committed together")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LEVELS)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(args.log_level)
     return asyncio.run(
         run_recorder(
             args.nats_url,

@@ -22,17 +22,9 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from typing import get_args
 
-from basis.bus.messages import (
-    ClockTicked,
-    FlowBooked,
-    InstructionFilled,
-    Liquidated,
-    MarketData,
-    Message,
-    Settled,
-    TransferCompleted,
-)
+from basis.bus.messages import ClockTicked, MarketData, Message
 from basis.components.pnl_monitor import PnlLedger
+from basis.components.position_monitor import BALANCE_EVENTS
 from basis.components.pricing import PriceBook, PriceError
 
 
@@ -88,15 +80,13 @@ class PnlProjection:
         self.prices.advance(message.ts)
         self._value()
 
-    @process_event.register(InstructionFilled)
-    @process_event.register(Settled)
-    @process_event.register(Liquidated)
-    @process_event.register(TransferCompleted)
-    @process_event.register(FlowBooked)
     def _balance(self, message: Message) -> None:
         self._after_tick(message)
         self.ledger.record(message)
         self._value()
+
+    for _type in BALANCE_EVENTS:
+        process_event.register(_type, _balance)
 
     def _market_data(self, message: Message) -> None:
         if self._waiting_md_ts is not None and message.ts > self._waiting_md_ts:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import singledispatchmethod
 
-from basis.bus.messages import FlowBooked, InstructionFilled, Liquidated, Message, Settled, TransferCompleted
-from basis.components.position_monitor import PositionBook
+from basis.bus.messages import Message
+from basis.components.position_monitor import BALANCE_EVENTS, PositionBook
 
 
 class PositionsProjection:
@@ -24,11 +24,10 @@ class PositionsProjection:
     def process_event(self, message: Message) -> None:
         """Messages that do not move balances change nothing."""
 
-    @process_event.register(InstructionFilled)
-    @process_event.register(Settled)
-    @process_event.register(Liquidated)
-    @process_event.register(TransferCompleted)
-    @process_event.register(FlowBooked)
     def _balance(self, message: Message) -> None:
         self.book.apply_event(message)
         self.events += 1
+
+    for _type in BALANCE_EVENTS:
+        process_event.register(_type, _balance)
+    del _type

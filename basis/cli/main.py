@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..bus.logs import log_to_stderr
 from .errors import one_line, user_errors
 
 
@@ -33,9 +34,7 @@ class _Group(click.Group):
 def cli(verbose: int) -> None:
     """basis: multi-venue crypto yield and basis strategies on an event-sourced NATS bus."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_to_stderr(level)
 
 
 def _register() -> None:

@@ -149,3 +149,12 @@ async def test_sigkilled_recorder_resumes_without_gap_or_duplicate(
     finally:
         store.close()
         await transport.close()
+
+
+@pytest.mark.parametrize("module", ["basis.components.recorder", "basis.components"])
+def test_an_unknown_log_level_is_a_usage_error_naming_it(module: str) -> None:
+    args = [sys.executable, "-m", module, "--log-level", "chatty"]
+    args += ["--nats", "nats://127.0.0.1:1"] if module.endswith("recorder") else ["position-monitor"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "--log-level: invalid choice: 'CHATTY'" in proc.stderr
