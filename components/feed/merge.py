@@ -1,4 +1,4 @@
-"""Merge many time-ordered streams into one, streaming (``heapq.merge``), with a fixed order for ties.
+"""Merge many time-ordered streams into one, streaming (a heap of the streams' heads), with a fixed order for ties.
 
 Messages are ordered by ``ts``. Messages with the same ``ts`` are ordered by the kind of their stream,
 then its venue, symbol and market (plain string order), then their order within the stream:
@@ -66,20 +66,6 @@ class Stream:
         return cls.of(reader.spec, reader)
 
 
-def _ranked(stream: Stream, rank: int) -> Iterator[tuple[int, int, int, Message]]:
-    previous = -(2**63)
-    messages = iter(stream.messages)
-    try:
-        for seq, message in enumerate(messages):
-            ts = message.ts
-            if ts < previous:
-                raise DataError(f"stream {stream.label} goes back in time: {iso(ts)} after {iso(previous)}")
-            previous = ts
-            yield ts, rank, seq, message
-    finally:
-        close_iterator(messages)
-
-
 def merge(
     streams: Iterable[Stream], *, start: int | None = None, end: int | None = None
 ) -> Iterator[Message]:
@@ -87,16 +73,46 @@ def merge(
 
     Each stream must be ordered by time (a stream that goes back raises :class:`DataError`). The merge
     pulls one message ahead per stream and stops reading at the first message at or after ``end``.
+
+    The heap holds one plain integer per stream, ``ts << bits | rank``: integers order as ``(ts, rank)``,
+    so the heap needs no tuple per message, and the low bits tell which stream the head came from.
     """
     ordered = sorted(streams, key=lambda s: s.order_key)
-    ranked = [_ranked(stream, rank) for rank, stream in enumerate(ordered)]
+    bits = max(1, (len(ordered) - 1).bit_length())
+    mask = (1 << bits) - 1
+    iterators = [iter(stream.messages) for stream in ordered]
+    heads: list[Message | None] = [None] * len(ordered)
+    heap: list[int] = []
     try:
-        for ts, _, _, message in heapq.merge(*ranked):
+        for rank, iterator in enumerate(iterators):
+            message = next(iterator, None)
+            if message is not None:
+                heads[rank] = message
+                heap.append(message.ts << bits | rank)
+        heapq.heapify(heap)
+        while heap:
+            key = heap[0]
+            rank = key & mask
+            message = heads[rank]
+            assert message is not None
+            ts = message.ts
             if end is not None and ts >= end:
                 return
-            if start is not None and ts < start:
+            if start is None or ts >= start:
+                yield message
+            following = next(iterators[rank], None)
+            if following is None:
+                heads[rank] = None
+                heapq.heappop(heap)
                 continue
-            yield message
+            new_key = following.ts << bits | rank
+            if new_key < key:
+                stream = ordered[rank]
+                raise DataError(
+                    f"stream {stream.label} goes back in time: {iso(following.ts)} after {iso(ts)}"
+                )
+            heads[rank] = following
+            heapq.heapreplace(heap, new_key)
     finally:
-        for iterator in ranked:
+        for iterator in iterators:
             close_iterator(iterator)
