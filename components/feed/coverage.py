@@ -88,8 +88,8 @@ def file_times(spec: SeriesSpec, path: Path) -> tuple[array[int], int]:
     key = (str(path.resolve()), spec.kind, spec.interval_s or 0, stat.st_mtime_ns, stat.st_size)
     cached = _CACHE.get(key)
     if cached is None:
-        scan = FileScan(spec, path, values=False)
-        times = array("q", (ts for ts, _ in scan))
+        scan = FileScan(spec, path)
+        times = array("q", scan)
         cached = _CACHE[key] = (times, scan.duplicates)
     return cached
 

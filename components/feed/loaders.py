@@ -22,7 +22,7 @@ import csv
 import gzip
 import io
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -192,6 +192,50 @@ def _time(path: Path, line: int, column: str, text: str) -> int:
         raise MalformedRowError(path, line, column, problem) from None
 
 
+_TIMES: dict[str, int] = {}
+_TIMES_LIMIT = 100_000
+
+
+def _utc(text: str) -> int:
+    """:func:`parse_utc` of a time cell, memoised: the files of a replay repeat the same times (spot and
+    perp bars of one hour, the coverage scan then the replay), so most cells are parsed once."""
+    ts = _TIMES.get(text)
+    if ts is None:
+        ts = parse_utc(text)
+        if len(_TIMES) >= _TIMES_LIMIT:
+            _TIMES.clear()
+        _TIMES[text] = ts
+    return ts
+
+
+def _header(path: Path, reader: Iterator[list[str]], columns: Sequence[str]) -> tuple[int, list[int]]:
+    """The width of the file's rows and where ``columns`` are in them, from its header row."""
+    header = next(reader, None)
+    if header is None:
+        raise MalformedRowError(path, 1, None, "empty file (no header row)")
+    index = {name: i for i, name in enumerate(header)}
+    for column in columns:
+        if column not in index:
+            raise MalformedRowError(path, 1, column, f"missing column (header: {','.join(header)})")
+    return len(header), [index[c] for c in columns]
+
+
+def _picker(at: list[int]) -> Callable[[list[str]], Sequence[str]]:
+    """The cells at ``at`` of a row, as a sequence (also for a single index)."""
+    if len(at) > 1:
+        return itemgetter(*at)
+    only = at[0]
+    return lambda row: (row[only],)
+
+
+def _unreadable(path: Path, line: int, exc: Exception) -> MalformedRowError:
+    return MalformedRowError(path, line, None, f"cannot read the file: {exc}")
+
+
+READ_ERRORS = (OSError, EOFError, UnicodeDecodeError, csv.Error)
+"""What reading a damaged file raises (reported as :class:`MalformedRowError` naming the line)."""
+
+
 def close_iterator(iterator: Iterator[object]) -> None:
     """Close a generator left part-read now: a compiled (mypyc) generator does not when it is collected, so
     the files it reads would stay open."""
@@ -201,75 +245,51 @@ def close_iterator(iterator: Iterator[object]) -> None:
 
 
 class FileScan:
-    """``(message time, values)`` for each row of one file, in file order, checked and de-duplicated.
+    """The message time of each row of one file, in file order, checked and de-duplicated.
 
-    With ``values=False`` only the time column is parsed (``values`` is then empty). Rows with the same
-    time as the row above are dropped and counted in :attr:`duplicates`.
+    Only the time column is parsed (what coverage needs; :class:`SeriesReader` reads the values too,
+    with the same checks). Rows with the same time as the row above are dropped and counted in
+    :attr:`duplicates`.
     """
 
-    def __init__(self, spec: SeriesSpec, path: Path, *, values: bool = True) -> None:
+    def __init__(self, spec: SeriesSpec, path: Path) -> None:
         self.spec = spec
         self.path = path
-        self.values = values
         self.duplicates = 0
-        self._line = 1
 
-    def __iter__(self) -> Iterator[tuple[int, list[float]]]:
-        try:
-            yield from self._rows()
-        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-            raise MalformedRowError(self.path, self._line, None, f"cannot read the file: {exc}") from None
-
-    def _rows(self) -> Iterator[tuple[int, list[float]]]:
+    def __iter__(self) -> Iterator[int]:
         spec, path = self.spec, self.path
         columns = columns_of(spec)
+        ts_col = columns[0]
+        unix_seconds = ts_col in UNIX_SECONDS_COLUMNS
         shift = (spec.interval_s or 0) * NS if spec.kind == "bar" else 0
-        with open_text(path) as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise MalformedRowError(path, 1, None, "empty file (no header row)")
-            width = len(header)
-            index = {name: i for i, name in enumerate(header)}
-            for column in columns:
-                if column not in index:
-                    raise MalformedRowError(path, 1, column, f"missing column (header: {','.join(header)})")
-            ts_at = index[columns[0]]
-            ts_col = columns[0]
-            picks = [index[c] for c in columns]
-            value_at = picks[1:]
-            pick_values = itemgetter(*value_at) if len(value_at) > 1 else (lambda row: (row[value_at[0]],))
-            unix_seconds = ts_col in UNIX_SECONDS_COLUMNS
-            values = self.values
-            isfinite = math.isfinite
-            previous = -(2**63)
-            for row in reader:
-                line = self._line = reader.line_num
-                if len(row) != width:
-                    if not row:
-                        continue
-                    raise MalformedRowError(path, line, None, f"expected {width} fields, got {len(row)}")
-                text = row[ts_at]
-                try:
-                    ts = (int(text) * NS if unix_seconds else parse_utc(text)) + shift
-                except ValueError:
-                    ts = _time(path, line, ts_col, text) + shift  # raises, naming the problem
-                if ts <= previous:
-                    if ts == previous:
-                        self.duplicates += 1
-                        continue
-                    raise NonMonotonicError(path, line, iso(ts - shift), iso(previous - shift))
-                previous = ts
-                if not values:
-                    yield ts, []
-                    continue
-                try:
-                    numbers = list(map(float, pick_values(row)))
-                except ValueError:
-                    raise _diagnose(path, line, columns, [row[i] for i in picks]) from None
-                if not isfinite(sum(numbers)) and not all(map(isfinite, numbers)):  # a nan or infinity
-                    raise _diagnose(path, line, columns, [row[i] for i in picks])
-                yield ts, numbers
+        line = 1
+        try:
+            with open_text(path) as handle:
+                reader = csv.reader(handle)
+                width, picks = _header(path, reader, columns)
+                ts_at = picks[0]
+                previous = -(2**63)
+                for row in reader:
+                    line = reader.line_num
+                    if len(row) != width:
+                        if not row:
+                            continue
+                        raise MalformedRowError(path, line, None, f"expected {width} fields, got {len(row)}")
+                    text = row[ts_at]
+                    try:
+                        ts = (int(text) * NS if unix_seconds else _utc(text)) + shift
+                    except ValueError:
+                        ts = _time(path, line, ts_col, text) + shift  # raises, naming the problem
+                    if ts <= previous:
+                        if ts == previous:
+                            self.duplicates += 1
+                            continue
+                        raise NonMonotonicError(path, line, iso(ts - shift), iso(previous - shift))
+                    previous = ts
+                    yield ts
+        except READ_ERRORS as exc:
+            raise _unreadable(path, line, exc) from None
 
 
 # --- one series over several roots ----------------------------------------------------------------
@@ -320,19 +340,61 @@ class SeriesReader:
         self.stats = ReadStats(files=tuple(str(f) for f in self.files))
 
     def __iter__(self) -> Iterator[Message]:
+        last = -(2**63)  # the last time of the earlier roots: a later root only extends the series
+        for path in self.files:
+            file_last = yield from self._read(path, last)
+            if file_last is None:
+                return
+            last = file_last
+
+    def _read(self, path: Path, last: int) -> Generator[Message, None, int | None]:
+        """The messages of one file, row by row: the checks of :class:`FileScan` on the time, then the
+        values, then the extension rule (rows at or before ``last`` are dropped) and the window; a
+        message is built only for a row that is replayed. Returns the last time read, or None once a
+        row reaches the end of the window (no later file is read)."""
         spec, ids, stats = self.spec, self.ids, self.stats
         build = BUILDERS[spec.kind]
         start = self.start if self.start is not None else -(2**63)
         end = self.end if self.end is not None else 2**63
-        last: int | None = None
-        for path in self.files:
-            file_scan = FileScan(spec, path)
-            rows = iter(file_scan)
-            file_last = last
-            count = 0
-            try:
-                for ts, values in rows:
-                    if last is not None and ts <= last:
+        columns = columns_of(spec)
+        ts_col = columns[0]
+        unix_seconds = ts_col in UNIX_SECONDS_COLUMNS
+        shift = (spec.interval_s or 0) * NS if spec.kind == "bar" else 0
+        isfinite = math.isfinite
+        file_last = last
+        count = duplicates = 0
+        line = 1
+        try:
+            with open_text(path) as handle:
+                reader = csv.reader(handle)
+                width, picks = _header(path, reader, columns)
+                ts_at = picks[0]
+                pick_values = _picker(picks[1:])
+                previous = -(2**63)
+                for row in reader:
+                    line = reader.line_num
+                    if len(row) != width:
+                        if not row:
+                            continue
+                        raise MalformedRowError(path, line, None, f"expected {width} fields, got {len(row)}")
+                    text = row[ts_at]
+                    try:
+                        ts = (int(text) * NS if unix_seconds else _utc(text)) + shift
+                    except ValueError:
+                        ts = _time(path, line, ts_col, text) + shift  # raises, naming the problem
+                    if ts <= previous:
+                        if ts == previous:
+                            duplicates += 1
+                            continue
+                        raise NonMonotonicError(path, line, iso(ts - shift), iso(previous - shift))
+                    previous = ts
+                    try:
+                        numbers = list(map(float, pick_values(row)))
+                    except ValueError:
+                        raise _diagnose(path, line, columns, [row[i] for i in picks]) from None
+                    if not isfinite(sum(numbers)) and not all(map(isfinite, numbers)):  # a nan or infinity
+                        raise _diagnose(path, line, columns, [row[i] for i in picks])
+                    if ts <= last:
                         stats.overlap += 1
                         continue
                     file_last = ts
@@ -340,15 +402,16 @@ class SeriesReader:
                         stats.before_start += 1
                         continue
                     if ts >= end:
-                        return
+                        return None
                     count += 1
-                    yield build(spec, ts, values, ids)
-            finally:
-                close_iterator(rows)
-                stats.duplicates += file_scan.duplicates
-                stats.messages += count
-                stats.per_file[str(path)] = count
-            last = file_last
+                    yield build(spec, ts, numbers, ids)
+        except READ_ERRORS as exc:
+            raise _unreadable(path, line, exc) from None
+        finally:
+            stats.duplicates += duplicates
+            stats.messages += count
+            stats.per_file[str(path)] = count
+        return file_last
 
 
 def read_series(
