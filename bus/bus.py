@@ -9,7 +9,7 @@ header and counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from . import subjects
@@ -20,13 +20,15 @@ from .transport.base import ERROR_HEADER, Envelope, Subscription, Transport
 
 log = logging.getLogger("basis.bus")
 
-MessageHandler = Callable[[Any], Awaitable[None]] | Callable[[Any], None]
+MessageHandler = Callable[[Any], Awaitable[None] | None]
 """A coroutine function, or a plain function for handlers that only update state (never publish nor wait):
-those are called without the cost of a coroutine. (Whatever the handler returns that is not None is
-awaited.)"""
+those are called without the cost of a coroutine. Whatever the handler returns that is not None is
+awaited, so a plain function may also return a coroutine only for the messages it acts on."""
 ORIGINAL_SUBJECT_HEADER = "Basis-Original-Subject"
 RUN_HEADER = "Basis-Run"
 _PLAIN = subjects.SYS + "."
+_Post = Callable[[str, bytes, Mapping[str, str] | None, Message], Awaitable[None] | None]
+"""``InProcessTransport.post``: publish without a coroutine of its own."""
 
 
 class Bus:
@@ -37,21 +39,32 @@ class Bus:
         self.component = component
         self.run_id = run_id
         self._headers = {RUN_HEADER: run_id} if run_id else None
-        self._publish_nowait = getattr(transport, "publish_nowait", None)
-        """The in-process transport's way to queue from inside a delivery without a coroutine."""
+        self._post: _Post | None = getattr(transport, "post", None)
+        """The in-process transport's way to publish without a coroutine of its own (see :meth:`send`)."""
         self.processed = 0
         self.dead_lettered = 0
 
-    async def publish(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None] | None:
+        """Hand ``message`` to the transport; returns what must be awaited to finish the publish, or None
+        when the message is already queued behind the delivery that is running (in-process). For callers
+        on the hot path: ``pending = bus.send(m)`` then ``await pending`` unless None costs no coroutine
+        of the bus's own; :meth:`publish` does exactly that."""
         subject = subjects.subject_of(message)
         data = encode(message)
         # The run header tags what the recorder stores (the durable families); plain sys.* subjects
         # (clock, heartbeats, control) go without it.
-        headers = None if subject.startswith(_PLAIN) else self._headers
-        nowait = self._publish_nowait
-        if nowait is not None and nowait(subject, data, headers, message):
-            return
-        await self.transport.publish(subject, data, headers=headers, msg_id=message.id, message=message)
+        headers = self._headers
+        if headers is not None and subject.startswith(_PLAIN):
+            headers = None
+        post = self._post
+        if post is not None:
+            return post(subject, data, headers, message)
+        return self.transport.publish(subject, data, headers=headers, msg_id=message.id, message=message)
+
+    async def publish(self, message: Message) -> None:
+        pending = self.send(message)
+        if pending is not None:
+            await pending
 
     async def subscribe(
         self,

@@ -53,7 +53,9 @@ class Component:
         return cls(id=self.ids.next_id(), ts=self.clock.now_ns(), **fields)
 
     async def emit(self, message: Message) -> None:
-        await self.bus.publish(message)
+        pending = self.bus.send(message)  # = await self.bus.publish(message), one coroutine less
+        if pending is not None:
+            await pending
 
     async def _on_control(self, message: Control) -> None:
         if message.command == "ping":

@@ -33,7 +33,7 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -209,28 +209,26 @@ class InProcessTransport:
         msg_id: str | None = None,
         message: object | None = None,
     ) -> None:
-        if subject not in self._routes:
-            self._route(subject)  # validates the subject before it is queued
-        self._queue.append(Envelope(subject, data, _NO_HEADERS if headers is None else headers, "", message))
-        if not self._depth:
-            await self._drain()
+        pending = self.post(subject, data, headers, message)
+        if pending is not None:
+            await pending
 
-    def publish_nowait(
+    def post(
         self,
         subject: str,
         data: bytes,
         headers: Mapping[str, str] | None = None,
         message: object | None = None,
-    ) -> bool:
-        """:meth:`publish` from inside a delivery, without a coroutine: queue the message behind the
-        delivery that is running and return True. Return False, queuing nothing, when no delivery runs
-        (then :meth:`publish` must be awaited to deliver it)."""
-        if not self._depth:
-            return False
+    ) -> Coroutine[Any, Any, None] | None:
+        """:meth:`publish` without a coroutine of its own: queue the message, then return None when a
+        delivery is running (it delivers the message, in FIFO order), else the delivery of the queue,
+        which the caller must await (as :meth:`publish` does). One coroutine less per publish."""
         if subject not in self._routes:
             self._route(subject)  # validates the subject before it is queued
         self._queue.append(Envelope(subject, data, _NO_HEADERS if headers is None else headers, "", message))
-        return True
+        if self._depth:
+            return None
+        return self._drain()
 
     async def subscribe(
         self, pattern: str, handler: Handler | Callable[[Envelope], None], *, queue: str = ""
