@@ -29,7 +29,7 @@ one liquidation call per evaluation.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 
 from basis.bus import instruments as keys
@@ -452,9 +452,11 @@ class SimulatedAave(OnChainGateway):
         self.account.on_oracle(price)
         self._unchecked_ts = price.ts
 
-    async def on_clock(self, tick: ClockTicked) -> None:
+    def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
+        """The liquidation check after updates (a coroutine for the bus to await only then)."""
         if self._unchecked_ts is not None and tick.ts >= self._unchecked_ts:
-            await self.evaluate(tick)
+            return self.evaluate(tick)
+        return None
 
     async def _evaluate_before(self, message: Message) -> None:
         if self._unchecked_ts is not None and message.ts > self._unchecked_ts:

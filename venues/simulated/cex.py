@@ -27,7 +27,7 @@ takes the rest).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from basis.bus import instruments as keys
@@ -484,11 +484,15 @@ class SimulatedCex(GatewayComponent):
         if self.withdrawal_delay_ns == 0:
             await self.arrivals.release(self, self.clock.now_ns())
 
-    async def on_bar(self, bar: Bar) -> None:
-        if self.account.record_bar(bar):
-            liquidation = self.account.check_liquidation()
+    def on_bar(self, bar: Bar) -> Awaitable[None] | None:
+        """Record the close; when it marks a perpetual, check the margin. Returns the ``Liquidated``
+        publish for the bus to await when the account is liquidated, else None (no coroutine per bar)."""
+        account = self.account
+        if account.record_bar(bar):
+            liquidation = account.check_liquidation()
             if liquidation is not None:
-                await self.liquidated(bar, liquidation.changes, liquidation.penalty, self.account.quote)
+                return self.liquidated(bar, liquidation.changes, liquidation.penalty, account.quote)
+        return None
 
     async def on_funding(self, message: FundingRate) -> None:
         if perp_instrument(message.symbol) not in self.account.sources:
@@ -511,5 +515,6 @@ class SimulatedCex(GatewayComponent):
         if message.destination == self.venue:
             self.account.deposit(message.changes)
 
-    async def on_clock(self, tick: ClockTicked) -> None:
-        await self.arrivals.release(self, tick.ts)
+    def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
+        """Release the arrivals due (a coroutine for the bus to await only when one is)."""
+        return self.arrivals.release_due(self, tick.ts)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from basis.bus import instruments as keys
 from basis.bus.messages import Fill, Message, TransferCompleted
@@ -74,6 +76,14 @@ class Arrivals:
         """Publish the ``TransferCompleted`` of every arrival due at or before ``now_ns``."""
         for arrival in self.due(now_ns):
             await gateway.emit(completed(gateway, arrival))
+
+    def release_due(self, gateway: GatewayComponent, now_ns: int) -> Coroutine[Any, Any, None] | None:
+        """:meth:`release` when an arrival is due at or before ``now_ns``, else None: a gateway's clock
+        handler returns it, so the ticks with nothing due (nearly all) cost no coroutine."""
+        heap = self._heap
+        if heap and heap[0][0] <= now_ns:
+            return self.release(gateway, now_ns)
+        return None
 
     def pending(self) -> list[Arrival]:
         return [item[2] for item in sorted(self._heap)]

@@ -12,7 +12,7 @@ is published.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 
 from basis.bus import subjects
@@ -110,7 +110,7 @@ class SimulatedStaking(OnChainGateway):
         await self.bus.subscribe(subject, self.on_rate, types=(LstRate,))
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
 
-    async def on_rate(self, message: LstRate) -> None:
+    def on_rate(self, message: LstRate) -> None:
         self.pool.on_rate(message)
 
     async def execute(self, instruction: VenueInstruction) -> None:
@@ -140,5 +140,6 @@ class SimulatedStaking(OnChainGateway):
             case _:
                 raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
 
-    async def on_clock(self, tick: ClockTicked) -> None:
-        await self.arrivals.release(self, tick.ts)
+    def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
+        """Release the arrivals due (a coroutine for the bus to await only when one is)."""
+        return self.arrivals.release_due(self, tick.ts)

@@ -19,7 +19,7 @@ balances comes from the events it publishes and every other event on ``evt.>`` t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 from basis.bus import instruments as keys
 from basis.bus import subjects
@@ -152,5 +152,6 @@ class SimulatedWallet(OnChainGateway):
         if delay == 0:
             await self.arrivals.release(self, self.clock.now_ns())
 
-    async def on_clock(self, tick: ClockTicked) -> None:
-        await self.arrivals.release(self, tick.ts)
+    def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
+        """Release the arrivals due (a coroutine for the bus to await only when one is)."""
+        return self.arrivals.release_due(self, tick.ts)
