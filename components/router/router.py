@@ -222,6 +222,9 @@ class ExecutionRouter(Component):
         await self._maybe_complete(leg.route, event)
 
     async def on_clock(self, tick: ClockTicked) -> None:
+        """Resend the legs whose retry is due (nothing to look at on most ticks: no retry waiting)."""
+        if not self._retries.pending(tick.ts):
+            return
         for leg in self._retries.due(tick.ts):
             if leg.status == "retrying":
                 await self._send(leg)

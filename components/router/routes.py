@@ -67,6 +67,11 @@ class RetryQueue:
         leg.due_ns = due_ns
         heapq.heappush(self._heap, (due_ns, next(self._seq), leg))
 
+    def pending(self, now_ns: int) -> bool:
+        """True when a leg is due at ``now_ns`` (O(1): the earliest retry is first in the heap)."""
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= now_ns
+
     def due(self, now_ns: int) -> list[LegState]:
         out: list[LegState] = []
         while self._heap and self._heap[0][0] <= now_ns:

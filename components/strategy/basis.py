@@ -40,7 +40,12 @@ if TYPE_CHECKING:
     from basis.configs.models import ModeConfig
 
 _CexKeys = tuple[str, str, str, float, str | None]
-"""(venue, perp key, quote key, hedge share, asset key or None) of a CEX venue in :meth:`BasisStrategy.target`."""
+"""(perp key, perp notional key, quote key, hedge share, asset key or None) of a CEX venue in
+:meth:`BasisStrategy.target`."""
+_TargetKeys = tuple[
+    tuple[tuple[str, float], ...], tuple[_CexKeys, ...], tuple[tuple[str, str], ...], frozenset[str]
+]
+"""Everything :meth:`BasisStrategy.target` sets, built once (see :meth:`BasisStrategy._target_keys`)."""
 
 ADVERSE_MOVE = 0.10
 """Price rise a fresh short survives before its venue reaches the margin warning (sizes the buffer)."""
@@ -127,12 +132,14 @@ class BasisStrategy(Strategy[BasisParams]):
 
     def margin_ratio(self, view: View, venue: str) -> float | None:
         """(USDT + PerpNotional + contracts × mark) / |contracts × mark|; None without a position."""
-        perp_key, _, quote_key = self._venue_keys(venue)
-        contracts = view.qty(perp_key)
+        perp_key, notional_key, quote_key = self._venue_keys(venue)
+        held = view.positions
+        contracts = held.get(perp_key, 0.0)
         if not contracts:
             return None
-        equity = view.qty(quote_key) + self.unrealised(view, venue)
-        return equity / abs(contracts * view.unit_usd(perp_key))
+        value = contracts * view.prices.unit_value_usd(perp_key)
+        equity = held.get(quote_key, 0.0) + (held.get(notional_key, 0.0) + value)  # USDT + unrealised
+        return equity / abs(value)
 
     # --- hooks --------------------------------------------------------------------------------------
 
@@ -141,15 +148,15 @@ class BasisStrategy(Strategy[BasisParams]):
         return deployable_usd / ((1.0 + self.params.margin_buffer) * view.price(self.params.asset))
 
     @cached_property
-    def _target_keys(self) -> tuple[tuple[_CexKeys, ...], tuple[tuple[str, str], ...], frozenset[str]]:
-        """What :meth:`target` sets, in its order: per CEX venue (venue, perp key, quote key, share,
-        asset key or None), the wallet keys with their asset, and the legs."""
+    def _target_keys(self) -> _TargetKeys:
+        """What :meth:`target` sets, in its order: the perp key and share of every hedge venue, per CEX
+        venue (perp key, perp notional key, quote key, share, asset key or None), the wallet keys with
+        their asset, and the legs."""
         p = self.params
+        perps = tuple((self.perp_key(venue), share) for venue, share in p.allocation.items())
         cex = tuple(
             (
-                venue,
-                self.perp_key(venue),
-                instruments.token(venue, p.quote),
+                *self._venue_keys(venue),
                 p.allocation.get(venue, 0.0),
                 instruments.token(venue, p.asset) if venue != p.spot_venue else None,
             )
@@ -157,20 +164,26 @@ class BasisStrategy(Strategy[BasisParams]):
         )
         assets = dict.fromkeys((p.quote, p.asset))
         wallet = tuple((instruments.token(p.wallet, asset), asset) for asset in assets)
-        legs = frozenset({self.spot_key, *(self.perp_key(v) for v in p.allocation)})
-        return cex, wallet, legs
+        legs = frozenset({self.spot_key, *(key for key, _ in perps)})
+        return perps, cex, wallet, legs
 
     def target(self, view: View, deployable_usd: float) -> Target:
         p = self.params
         size = self.size_for(view, deployable_usd)
-        cex, wallet, legs = self._target_keys
+        perps, cex, wallet, legs = self._target_keys
+        held = view.positions
+        unit = view.prices.unit_value_usd
         positions: dict[str, float] = {self.spot_key: size}
-        for venue, share in p.allocation.items():
-            positions[self.perp_key(venue)] = -share * size
-        for venue, perp_key, quote_key, share, asset_key in cex:
-            margin = p.margin_buffer * share * size * view.unit_usd(perp_key) if share else 0.0
-            cover = -min(0.0, self.unrealised(view, venue)) if share else 0.0
-            positions[quote_key] = margin + cover
+        for perp_key, share in perps:
+            positions[perp_key] = -share * size
+        for perp_key, notional_key, quote_key, share, asset_key in cex:
+            if share:  # margin m × share × Q × mark, plus a cover of the unrealised loss (see unrealised)
+                mark = unit(perp_key)
+                contracts = held.get(perp_key, 0.0)
+                unrealised = held.get(notional_key, 0.0) + (contracts * mark if contracts else 0.0)
+                positions[quote_key] = p.margin_buffer * share * size * mark - min(0.0, unrealised)
+            else:
+                positions[quote_key] = 0.0
             if asset_key is not None:
                 positions[asset_key] = 0.0
         for key, asset in wallet:

@@ -30,6 +30,8 @@ class WithdrawalQueue:
     @property
     def owed(self) -> float:
         """Share-class units requested and not yet paid."""
+        if not self._items:
+            return 0.0  # the common case, without a generator
         # a float start: nothing owed is 0.0 (not sum()'s int 0), as compiled code (mypyc) returns it
         return sum((w.amount for w in self._items), 0.0)
 
