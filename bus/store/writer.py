@@ -1,4 +1,5 @@
-"""Batched appends for hot paths (backtests): commit every ``batch_size`` messages, or on flush/close.
+"""Batched appends for hot paths (backtests): commit every ``batch_size`` messages or ``batch_bytes`` of
+payload, whichever comes first, or on flush/close.
 
 ::
 
@@ -9,7 +10,8 @@
 
 With ``background=True`` (default) full batches are committed by a writer thread while the caller goes
 on (the database drivers release the GIL while they write and wait for the disk); at most
-``max_pending`` batches wait in line, then :meth:`append` blocks. Close the writer (or use ``with``);
+``max_pending`` batches wait in line, then :meth:`append` blocks, so the memory held for the store stays
+below about ``(max_pending + 2) × batch_bytes`` whatever the messages weigh. Close the writer (or use ``with``);
 if the thread that made it ends without closing it, the writer thread commits what was left and stops. Batches are committed in order, each
 in one transaction. If a commit fails, nothing after it is written, and the error is raised by the next
 :meth:`append`, :meth:`flush` or :meth:`close` (as :class:`~basis.bus.errors.StoreError`).
@@ -38,14 +40,18 @@ class StoreWriter:
         run_id: str,
         *,
         batch_size: int = 10_000,
+        batch_bytes: int = 4 << 20,
         background: bool = True,
         max_pending: int = 4,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, not {batch_size}")
+        if batch_bytes < 1:
+            raise ValueError(f"batch_bytes must be positive, not {batch_bytes}")
         self.store = store
         self.run_id = run_id
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.background = background
         self.appended = 0
         """Messages handed over for commit so far (not those still waiting for a full batch)."""
@@ -54,6 +60,7 @@ class StoreWriter:
         self.last_position = 0
         """Global position of the last committed message (0 before the first commit)."""
         self._buffer: list[Record] = []
+        self._buffered_bytes = 0
         self._error: BaseException | None = None
         self._closed = False
         self._queue: queue.Queue[list[Record] | None] | None = None
@@ -67,12 +74,13 @@ class StoreWriter:
     # --- caller side ---------------------------------------------------------------------------
 
     def append(self, subject: str, data: bytes) -> None:
-        """Queue one message; commits a batch when ``batch_size`` are waiting."""
+        """Queue one message; commits a batch when ``batch_size`` messages or ``batch_bytes`` are waiting."""
         if self._error is not None or self._closed:
             self._raise()
         buffer = self._buffer
         buffer.append((subject, data))
-        if len(buffer) >= self.batch_size:
+        self._buffered_bytes += len(data)
+        if len(buffer) >= self.batch_size or self._buffered_bytes >= self.batch_bytes:
             self._hand_off()
 
     def extend(self, records: Iterable[Record]) -> None:
@@ -115,6 +123,7 @@ class StoreWriter:
 
     def _hand_off(self) -> None:
         batch, self._buffer = self._buffer, []
+        self._buffered_bytes = 0
         self.appended += len(batch)
         if self._queue is None:
             self._commit(batch)
@@ -165,6 +174,7 @@ class StoreWriter:
     def _commit_leftovers(self) -> None:
         """The thread that made the writer ended without closing it: commit what it left."""
         batch, self._buffer = self._buffer, []
+        self._buffered_bytes = 0
         if batch and not self._closed:
             self.appended += len(batch)
             self._commit(batch)

@@ -48,6 +48,17 @@ def test_batches_are_committed_in_order(background: bool) -> None:
     assert writer.committed == 95 and writer.last_position == 95 and writer.pending == 0
 
 
+def test_a_batch_is_handed_over_when_its_payload_reaches_batch_bytes() -> None:
+    store = FlakyStore()
+    records = [("md.x", b"x" * 100)] * 25
+    with StoreWriter(store, "w", batch_size=1000, batch_bytes=1000, background=False) as writer:  # type: ignore[arg-type]
+        writer.extend(records)
+        assert writer.appended == 20  # two batches of ten 100-byte messages; five wait
+    assert [len(b) for b in store.batches] == [10, 10, 5]
+    with pytest.raises(ValueError, match="batch_bytes must be positive"):
+        StoreWriter(store, "w", batch_bytes=0)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("background", [True, False], ids=["thread", "inline"])
 def test_a_failed_commit_stops_writing_and_is_raised(background: bool) -> None:
     store = FlakyStore(fail_on=3)
