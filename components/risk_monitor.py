@@ -20,7 +20,7 @@ stable string: ``margin_ratio:<venue><<threshold>``, ``health_factor<<threshold>
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -32,7 +32,7 @@ from basis.bus.instruments import parse
 from basis.bus.messages import ClockTicked, Exposure, ExposureSnapshot, RiskAssessment, RiskLevel
 
 from .base import Component
-from .pricing import PriceBook, PriceError, ordered_sum, underlying_of
+from .pricing import PriceBook, PriceError, underlying_of
 
 LEVELS: tuple[RiskLevel, ...] = ("ok", "warning", "critical")
 ETH_CORRELATED: frozenset[str] = frozenset({"ETH", "WETH", "weETH", "wstETH"})
@@ -80,63 +80,96 @@ class Assessment(NamedTuple):
         }
 
 
-def margin_ratios(exposures: Mapping[str, Exposure]) -> dict[str, float]:
-    """Margin ratio of every venue holding a perp, venues sorted.
+class Layout:
+    """What the risk rules read from a book's instrument keys, worked out once per set of keys: which
+    keys feed which margin ratio and which feed the AAVE health factor, each list in sorted key order
+    (the order the sums are taken in, left to right from 0.0)."""
 
-    Per venue: (USDT + PerpNotional + Σ perps) / Σ |perps|, each sum taken left to right from 0.0 over
-    the keys in sorted order (one pass over the book)."""
-    sums: dict[str, list[float]] = {}
-    """venue -> [Σ |perp|, Σ USDT, Σ PerpNotional, Σ perp] over its keys, in key order."""
-    perps: set[str] = set()
-    for k in sorted(exposures):
-        venue, position_type, symbol = parse(k)
-        if position_type == "Perp":
+    __slots__ = ("collateral", "debt", "keys", "margins", "thresholds")
+
+    def __init__(self, keys: Iterable[str], thresholds: LiquidationThresholds) -> None:
+        self.keys: frozenset[str] = frozenset(keys)
+        self.thresholds = thresholds
+        perps: dict[str, list[str]] = {}
+        usdt: dict[str, list[str]] = {}
+        notional: dict[str, list[str]] = {}
+        collateral: list[tuple[str, str]] = []
+        debt: list[tuple[str, str]] = []
+        for k in sorted(self.keys):
+            venue, position_type, symbol = parse(k)
+            if position_type == "Perp":
+                perps.setdefault(venue, []).append(k)
+            elif position_type == "PerpNotional":
+                notional.setdefault(venue, []).append(k)
+            elif position_type == "BaseToken" and symbol == "USDT":
+                usdt.setdefault(venue, []).append(k)
+            elif position_type == "aToken":
+                collateral.append((k, underlying_of(position_type, symbol)))
+            elif position_type == "debtToken":
+                debt.append((k, underlying_of(position_type, symbol)))
+        self.margins: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = tuple(
+            (venue, tuple(perps[venue]), tuple(usdt.get(venue, ())), tuple(notional.get(venue, ())))
+            for venue in sorted(perps)
+        )
+        """Per venue holding a perp (venues sorted): its perp, USDT and PerpNotional keys."""
+        emode = bool(debt) and all(asset in thresholds.emode_assets for _, asset in debt)
+        self.collateral: tuple[tuple[str, float], ...] = tuple(
+            (k, thresholds.emode if emode and asset in thresholds.emode_assets else thresholds.standard)
+            for k, asset in collateral
+        )
+        """aToken keys and the liquidation threshold each counts at."""
+        self.debt: tuple[str, ...] = tuple(k for k, _ in debt)
+
+    def margin_ratios(self, exposures: Mapping[str, Exposure]) -> dict[str, float]:
+        """Margin ratio of every venue holding a perp, venues sorted: (USDT + PerpNotional + Σ perps) /
+        Σ |perps|, each sum taken left to right from 0.0 over its keys in sorted order."""
+        ratios: dict[str, float] = {}
+        for venue, perp_keys, usdt_keys, notional_keys in self.margins:
+            gross = 0.0
+            total = 0.0
+            for k in perp_keys:
+                value = exposures[k].value_usd
+                gross += abs(value)
+                total += value
+            if gross == 0.0:
+                continue
+            usdt = 0.0
+            for k in usdt_keys:
+                usdt += exposures[k].value_usd
+            notional = 0.0
+            for k in notional_keys:
+                notional += exposures[k].value_usd
+            ratios[venue] = (usdt + notional + total) / gross
+        return ratios
+
+    def aave_health(self, exposures: Mapping[str, Exposure]) -> tuple[float | None, float | None]:
+        """``(health factor, LTV)`` from the aToken and debtToken values."""
+        if not self.collateral and not self.debt:
+            return None, None
+        total_debt = 0.0
+        for k in self.debt:
+            total_debt += -exposures[k].value_usd
+        total_collateral = 0.0
+        weighted = 0.0
+        for k, threshold in self.collateral:
             value = exposures[k].value_usd
-            acc = sums.get(venue)
-            if acc is None:
-                acc = sums[venue] = [0.0, 0.0, 0.0, 0.0]
-            acc[0] += abs(value)
-            acc[3] += value
-            perps.add(venue)
-        elif position_type == "PerpNotional" or (position_type == "BaseToken" and symbol == "USDT"):
-            acc = sums.get(venue)
-            if acc is None:
-                acc = sums[venue] = [0.0, 0.0, 0.0, 0.0]
-            acc[2 if position_type == "PerpNotional" else 1] += exposures[k].value_usd
-    ratios: dict[str, float] = {}
-    for venue in sorted(perps):
-        gross, usdt, notional, total = sums[venue]
-        if gross == 0.0:
-            continue
-        ratios[venue] = (usdt + notional + total) / gross
-    return ratios
+            total_collateral += value
+            weighted += value * threshold
+        health = weighted / total_debt if total_debt > 0.0 else None
+        ltv = total_debt / total_collateral if total_collateral > 0.0 else None
+        return health, ltv
+
+
+def margin_ratios(exposures: Mapping[str, Exposure]) -> dict[str, float]:
+    """Margin ratio of every venue holding a perp, venues sorted (see :meth:`Layout.margin_ratios`)."""
+    return Layout(exposures, LiquidationThresholds()).margin_ratios(exposures)
 
 
 def aave_health(
     exposures: Mapping[str, Exposure], thresholds: LiquidationThresholds
 ) -> tuple[float | None, float | None]:
-    """``(health factor, LTV)`` from the aToken and debtToken values."""
-    collateral: list[tuple[str, float]] = []
-    debt: list[tuple[str, float]] = []
-    if not any(":aToken:" in k or ":debtToken:" in k for k in exposures):
-        return None, None
-    for k in sorted(exposures):
-        _, position_type, symbol = parse(k)
-        if position_type == "aToken":
-            collateral.append((underlying_of(position_type, symbol), exposures[k].value_usd))
-        elif position_type == "debtToken":
-            debt.append((underlying_of(position_type, symbol), -exposures[k].value_usd))
-    total_debt = ordered_sum(v for _, v in debt)
-    total_collateral = ordered_sum(v for _, v in collateral)
-    emode = bool(debt) and all(asset in thresholds.emode_assets for asset, _ in debt)
-
-    def threshold(asset: str) -> float:
-        return thresholds.emode if emode and asset in thresholds.emode_assets else thresholds.standard
-
-    weighted = ordered_sum(v * threshold(asset) for asset, v in collateral)
-    health = weighted / total_debt if total_debt > 0.0 else None
-    ltv = total_debt / total_collateral if total_collateral > 0.0 else None
-    return health, ltv
+    """``(health factor, LTV)`` from the aToken and debtToken values (see :meth:`Layout.aave_health`)."""
+    return Layout(exposures, thresholds).aave_health(exposures)
 
 
 def _check(
@@ -145,21 +178,27 @@ def _check(
     warning: float,
     critical: float,
     name: str,
+    detail: str = "",
     *,
     above: bool = False,
 ) -> None:
-    """Add the worst breach of ``value`` (below the limits, or ``above`` them): critical 2, warning 1."""
-    sign = ">" if above else "<"
-    for severity, limit in ((2, critical), (1, warning)):
-        if (value > limit) if above else (value < limit):
-            breaches.append((severity, f"{name}{sign}{limit:g}"))
-            return
+    """Add the worst breach of ``value`` (below the limits, or ``above`` them): critical 2, warning 1,
+    named ``<name><detail><sign><limit>`` (the name is only built for a breach)."""
+    if above:
+        if value > critical:
+            breaches.append((2, f"{name}{detail}>{critical:g}"))
+        elif value > warning:
+            breaches.append((1, f"{name}{detail}>{warning:g}"))
+    elif value < critical:
+        breaches.append((2, f"{name}{detail}<{critical:g}"))
+    elif value < warning:
+        breaches.append((1, f"{name}{detail}<{warning:g}"))
 
 
 class RiskBook:
     """Risk rules and the reference prices they need; pure state."""
 
-    __slots__ = ("hedged_asset", "limits", "prices", "thresholds")
+    __slots__ = ("_layout", "hedged_asset", "limits", "prices", "thresholds")
 
     def __init__(
         self,
@@ -173,16 +212,26 @@ class RiskBook:
         self.limits = limits or RiskLimits()
         self.thresholds = thresholds or LiquidationThresholds()
         self.hedged_asset = hedged_asset
+        self._layout: Layout | None = None
+        """The layout of the last book assessed: reused while the book holds the same keys."""
+
+    def layout(self, exposures: Mapping[str, Exposure]) -> Layout:
+        """The :class:`Layout` of the keys of ``exposures``, worked out again only when they change."""
+        layout = self._layout
+        if layout is None or exposures.keys() != layout.keys or layout.thresholds is not self.thresholds:
+            layout = self._layout = Layout(exposures, self.thresholds)
+        return layout
 
     def assess(self, snapshot: ExposureSnapshot) -> Assessment:
         limits = self.limits
         exposures = snapshot.exposures
         breaches: list[tuple[int, str]] = []
 
-        ratios = margin_ratios(exposures)
+        layout = self.layout(exposures)
+        ratios = layout.margin_ratios(exposures)
         for venue, ratio in ratios.items():
-            _check(breaches, ratio, limits.margin_warning, limits.margin_critical, f"margin_ratio:{venue}")
-        health, ltv = aave_health(exposures, self.thresholds)
+            _check(breaches, ratio, limits.margin_warning, limits.margin_critical, "margin_ratio:", venue)
+        health, ltv = layout.aave_health(exposures)
         if health is not None:
             _check(breaches, health, limits.health_warning, limits.health_critical, "health_factor")
         drift = 0.0
@@ -197,8 +246,8 @@ class RiskBook:
                     breaches.append((1, f"price:{asset}:unavailable"))
                 else:
                     drift = abs(snapshot.net_delta.get(asset, 0.0)) * price / snapshot.total_usd
-                    name = f"delta_drift:{asset}"
-                    _check(breaches, drift, limits.drift_warning, limits.drift_critical, name, above=True)
+                    warning, critical = limits.drift_warning, limits.drift_critical
+                    _check(breaches, drift, warning, critical, "delta_drift:", asset, above=True)
         if not breaches:
             return Assessment("ok", ratios, health, ltv, drift, ())
         severity = max(s for s, _ in breaches)
