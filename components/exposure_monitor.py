@@ -68,8 +68,41 @@ def delta_of(key: str, quantity: float, prices: PriceBook) -> tuple[str, float]:
     return prices.aliases.get(asset, asset), sign * quantity
 
 
+class Holdings(NamedTuple):
+    """The part of a valuation that does not depend on prices: each key's quantity, asset and delta
+    (keys sorted) and the net delta per asset (:func:`holdings`)."""
+
+    keys: tuple[str, ...]
+    rows: tuple[tuple[str, float, str, float], ...]
+    """``(key, quantity, asset, delta)`` per key, keys sorted."""
+    net_delta: dict[str, float]
+    lst_generation: int
+    """The book's :attr:`PriceBook.lst_generation` the deltas hold for; -1 when a delta is valued at an
+    LST rate (it moves with prices: the holdings hold for one valuation only)."""
+
+
+def holdings(positions: Mapping[str, float], prices: PriceBook) -> Holdings:
+    """Quantity, asset and delta of each key of ``positions`` (keys sorted) and the net delta per
+    asset (summed in key order from 0.0; assets sorted)."""
+    keys = tuple(sorted(positions))
+    rows: list[tuple[str, float, str, float]] = []
+    net: dict[str, float] = {}
+    generation = prices.lst_generation
+    for k in keys:
+        q = positions[k]
+        asset, delta = delta_of(k, q, prices)
+        rows.append((k, q, asset, delta))
+        if asset not in NUMERAIRES:
+            net[asset] = net.get(asset, 0.0) + delta
+        kind, underlying, _ = _delta_plan(k)
+        if kind == _HOLDING and underlying not in NUMERAIRES and prices.is_lst(underlying):
+            generation = -1
+    return Holdings(keys, tuple(rows), dict(sorted(net.items())) if len(net) > 1 else net, generation)
+
+
 class Valuation(NamedTuple):
-    """One valuation of a book: what an :class:`ExposureSnapshot` carries, plus the unit values used."""
+    """One valuation of a book: what an :class:`ExposureSnapshot` carries, plus the unit values and the
+    holdings used."""
 
     share_class: str
     exposures: dict[str, Exposure]
@@ -78,6 +111,7 @@ class Valuation(NamedTuple):
     total_share: float
     units_usd: dict[str, float]
     units_share: dict[str, float]
+    holdings: Holdings
 
     def snapshot_fields(self) -> dict[str, object]:
         return {
@@ -89,12 +123,18 @@ class Valuation(NamedTuple):
         }
 
 
-def value_book(positions: Mapping[str, float], prices: PriceBook, share_class: str) -> Valuation:
+def value_book(
+    positions: Mapping[str, float], prices: PriceBook, share_class: str, previous: Valuation | None = None
+) -> Valuation:
     """Value ``positions`` at the book's current prices; raises a PriceError when a price is unusable.
 
     Keys are taken in sorted order and the totals summed left to right from 0.0 in that order: the
-    same floats as ``share_units`` / ``book_value`` / ``ordered_sum`` give (the PnL ledger's figures)."""
-    keys = sorted(positions)
+    same floats as ``share_units`` / ``book_value`` / ``ordered_sum`` give (the PnL ledger's figures).
+
+    ``previous``: a valuation of the same positions, whose holdings are reused when they still hold
+    (no delta valued at an LST rate, no new LST since): only the unit values are looked up again."""
+    held = previous.holdings if previous is not None else None
+    keys = held.keys if held is not None else sorted(positions)
     unit_value_usd = prices.unit_value_usd
     units_usd = {k: unit_value_usd(k) for k in keys}
     if share_class in NUMERAIRES:
@@ -102,13 +142,12 @@ def value_book(positions: Mapping[str, float], prices: PriceBook, share_class: s
     else:  # the same division as share_units(prices, keys, share_class), without a second lookup
         share = prices.share_price(share_class)
         units_share = {k: u / share for k, u in units_usd.items()}
+    if held is None or held.lst_generation != prices.lst_generation:
+        held = holdings(positions, prices)
     exposures: dict[str, Exposure] = {}
-    net: dict[str, float] = {}
     total_usd = 0.0
     total_share = 0.0
-    for k in keys:
-        q = positions[k]
-        asset, delta = delta_of(k, q, prices)
+    for k, q, asset, delta in held.rows:
         value_usd = q * units_usd[k]
         value_share = q * units_share[k]
         exposures[k] = Exposure(
@@ -116,16 +155,15 @@ def value_book(positions: Mapping[str, float], prices: PriceBook, share_class: s
         )
         total_usd += value_usd
         total_share += value_share
-        if asset not in NUMERAIRES:
-            net[asset] = net.get(asset, 0.0) + delta
     return Valuation(
         share_class=share_class,
         exposures=exposures,
-        net_delta=dict(sorted(net.items())) if len(net) > 1 else net,
+        net_delta=dict(held.net_delta),
         total_usd=total_usd,
         total_share=total_share,
         units_usd=units_usd,
         units_share=units_share,
+        holdings=held,
     )
 
 
@@ -141,6 +179,7 @@ class Exposures:
         self.last: Valuation | None = None
         self._valued_version = -1
         self._dirty = False
+        """True when the positions changed since the last valuation (``last`` values older ones)."""
 
     def on_positions(self, positions: Mapping[str, float]) -> Valuation:
         """New positions: always revalued (raises a PriceError when a price is unusable)."""
@@ -167,7 +206,8 @@ class Exposures:
         return valuation
 
     def _value(self) -> Valuation:
-        valuation = value_book(self.positions, self.prices, self.share_class)
+        previous = None if self._dirty else self.last
+        valuation = value_book(self.positions, self.prices, self.share_class, previous)
         self.last = valuation
         self._valued_version = self.prices.version
         self._dirty = False

@@ -181,6 +181,8 @@ class PriceBook:
         self.now_ns = 0
         self.version = 0
         """Counts the updates that changed a value; a valuer compares it to skip needless work."""
+        self.lst_generation = 0
+        """Counts the tokens the book has taken an LstRate of: :meth:`is_lst` only changes with it."""
         # Answers already computed for the current values and time: cleared whenever a value changes
         # or the time moves (staleness), so a lookup repeated within a step costs one dict access.
         # Only successful lookups are kept: an unusable price raises again, with its own message.
@@ -232,6 +234,8 @@ class PriceBook:
                 changed = self._set(lst_series(venue, token), quote)
                 if self.lst_venues.get(token, venue) == venue:
                     previous = self._lst_rates.get(token)
+                    if previous is None:
+                        self.lst_generation += 1
                     self._lst_rates[token] = (lst_series(venue, token), quote)
                     self._forget()
                     if not changed and (previous is None or previous[1].value != rate):

@@ -109,3 +109,28 @@ def test_failed_valuation_is_retried_on_the_next_tick() -> None:
     prices.apply(bar(H, "binance", "BTCUSDT", "spot", 100.0))
     retried = exposures.on_clock(H)
     assert retried is not None and retried.total_usd == 200.0
+
+
+def test_clock_revaluation_follows_lst_rates_in_deltas() -> None:
+    prices = prices_at()
+    exposures = Exposures(prices, "USDT")
+    assert exposures.on_positions({"wallet:BaseToken:weETH": 2.0}).net_delta == {"ETH": 2.125}
+    prices.apply(lst(2 * H, "weETH", 1.25))
+    moved = exposures.on_clock(2 * H)
+    assert moved is not None and moved.net_delta == {"ETH": 2.5}
+    assert moved.exposures["wallet:BaseToken:weETH"].delta == 2.5
+
+
+def test_clock_revaluation_sees_a_token_become_an_lst() -> None:
+    prices = PriceBook(aliases={"WETH": "ETH", "ezETH": "ETH"})
+    for message in market(H, 64000.0, 64016.0, 2048.0):
+        prices.apply(message)
+    exposures = Exposures(prices, "USDT")
+    first = exposures.on_positions({"wallet:BaseToken:ezETH": 2.0, "binance:BaseToken:BTC": 1.0})
+    assert first.net_delta == {"BTC": 1.0, "ETH": 2.0}
+    prices.apply(bar(2 * H, "binance", "BTCUSDT", "spot", 65000.0))
+    assert exposures.on_clock(2 * H) is not None  # the holdings of the first valuation are reused
+    prices.apply(lst(3 * H, "ezETH", 1.5))  # ezETH now counts at its rate
+    moved = exposures.on_clock(3 * H)
+    assert moved is not None and moved.net_delta == {"BTC": 1.0, "ETH": 3.0}
+    assert moved.exposures["wallet:BaseToken:ezETH"].value_usd == 2.0 * 1.5 * 2048.0
