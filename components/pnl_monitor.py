@@ -54,7 +54,7 @@ from basis.bus.messages import (
 
 from .base import Component
 from .position_monitor import BALANCE_EVENTS, PositionBook
-from .pricing import PriceBook, book_value, ordered_sum, share_units
+from .pricing import NUMERAIRES, PriceBook, book_value, ordered_sum, share_units
 
 log = logging.getLogger("basis.components.pnl_monitor")
 
@@ -229,16 +229,23 @@ class PnlLedger:
 
     def _value_prices(self, prices: PriceBook) -> None:
         """:meth:`value` when no event is due: the same sums (keys sorted, left to right from 0.0),
-        the price attribution and the equity taken in one pass over the book."""
+        the price attribution and the equity taken in one pass over the book. The book has not moved
+        since the last valuation, so its keys are those of ``units``, already sorted."""
         book = self.book.positions
-        held = sorted(book)
-        units = share_units(prices, held, self.share_class)
         before = self.units
+        unit_value_usd = prices.unit_value_usd
+        units: dict[str, float] = {}
+        if self.share_class in NUMERAIRES:
+            for k in before:
+                units[k] = unit_value_usd(k)
+        else:  # the same division as share_units
+            share = prices.share_price(self.share_class)
+            for k in before:
+                units[k] = unit_value_usd(k) / share
         price = 0.0
         equity = 0.0
-        for k in held:
+        for k, unit in units.items():
             quantity = book[k]
-            unit = units[k]
             price += quantity * (unit - before[k])
             equity += quantity * unit
         self.attribution["price"] += price
