@@ -135,8 +135,7 @@ def value_book(
     (no delta valued at an LST rate, no new LST since): only the unit values are looked up again."""
     held = previous.holdings if previous is not None else None
     keys = held.keys if held is not None else sorted(positions)
-    unit_value_usd = prices.unit_value_usd
-    units_usd = {k: unit_value_usd(k) for k in keys}
+    units_usd = prices.units_usd(keys)
     if share_class in NUMERAIRES:
         units_share = units_usd
     else:  # the same division as share_units(prices, keys, share_class), without a second lookup

@@ -233,15 +233,11 @@ class PnlLedger:
         since the last valuation, so its keys are those of ``units``, already sorted."""
         book = self.book.positions
         before = self.units
-        unit_value_usd = prices.unit_value_usd
-        units: dict[str, float] = {}
         if self.share_class in NUMERAIRES:
-            for k in before:
-                units[k] = unit_value_usd(k)
+            units = prices.units_usd(before)
         else:  # the same division as share_units
             share = prices.share_price(self.share_class)
-            for k in before:
-                units[k] = unit_value_usd(k) / share
+            units = {k: u / share for k, u in prices.units_usd(before).items()}
         price = 0.0
         equity = 0.0
         for k, unit in units.items():

@@ -362,6 +362,15 @@ class PriceBook:
                 self._cached = True
         return unit
 
+    def units_usd(self, keys: Iterable[str]) -> dict[str, float]:
+        """:meth:`unit_value_usd` of each key, in the order of ``keys`` (one call for a whole book)."""
+        units = self._units
+        out: dict[str, float] = {}
+        for key in keys:
+            unit = units.get(key)
+            out[key] = unit if unit is not None else self.unit_value_usd(key)
+        return out
+
     def _unit_value_usd(self, key: str) -> float:
         plan = self._plans.get(key)
         if plan is None:
@@ -439,7 +448,7 @@ def share_units(prices: PriceBook, keys: Iterable[str], share_class: str) -> dic
     """Unit value in the share class of each key (keys sorted); raises a PriceError if one is missing."""
     ordered = sorted(keys)
     if share_class in NUMERAIRES:
-        return {k: prices.unit_value_usd(k) for k in ordered}
+        return prices.units_usd(ordered)
     share = prices.share_price(share_class)
     return {k: prices.unit_value_usd(k) / share for k in ordered}
 
