@@ -422,6 +422,9 @@ class PriceBook:
 
     def share_price(self, share_class: str) -> float:
         """Price of one unit of the share class in USDT (USDT: 1; ETH, BTC: their reference)."""
+        price = self._assets.get(share_class)  # remembered: no need to name the key of a lookup error
+        if price is not None:
+            return price
         return self.asset_price(share_class, f"share class {share_class}")
 
     def unit_value(self, key: str, share_class: str) -> float:
