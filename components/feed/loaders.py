@@ -193,12 +193,14 @@ def _time(path: Path, line: int, column: str, text: str) -> int:
 
 
 _TIMES: dict[str, int] = {}
-_TIMES_LIMIT = 100_000
+_TIMES_LIMIT = 4_096
+"""Small on purpose: the series of a replay are read in step, so a time repeats within a few rows (the spot
+and perp bars of one hour); a larger memo only holds memory that grows with the window."""
 
 
 def _utc(text: str) -> int:
-    """:func:`parse_utc` of a time cell, memoised: the files of a replay repeat the same times (spot and
-    perp bars of one hour, the coverage scan then the replay), so most cells are parsed once."""
+    """:func:`parse_utc` of a time cell, memoised: the files of a replay repeat the same times (the spot
+    and perp bars of one hour), so most cells are parsed once."""
     ts = _TIMES.get(text)
     if ts is None:
         ts = parse_utc(text)
