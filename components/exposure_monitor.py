@@ -14,7 +14,7 @@ Delta is the exposure to the underlying asset, in units of that asset:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import NamedTuple
 
 from basis.bus import subjects
@@ -241,10 +241,13 @@ class ExposureMonitor(Component):
         valuation = self.exposures.on_positions(message.positions)
         await self.emit(self._snapshot(valuation, message))
 
-    async def on_clock(self, message: ClockTicked) -> None:
+    def on_clock(self, message: ClockTicked) -> Awaitable[None] | None:
+        """A snapshot when the valuation changed, returned for the bus to await; None (no coroutine) on the
+        ticks that change nothing."""
         valuation = self.exposures.on_clock(message.ts)
-        if valuation is not None:
-            await self.emit(self._snapshot(valuation, message))
+        if valuation is None:
+            return None
+        return self.emit(self._snapshot(valuation, message))
 
     def _snapshot(self, valuation: Valuation, cause: Message) -> ExposureSnapshot:
         """``self.make(ExposureSnapshot, cause=cause, **valuation.snapshot_fields())``, built directly."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -221,11 +222,15 @@ class ExecutionRouter(Component):
         leg.reason = f"{event.reason}{attempts}"
         await self._maybe_complete(leg.route, event)
 
-    async def on_clock(self, tick: ClockTicked) -> None:
-        """Resend the legs whose retry is due (nothing to look at on most ticks: no retry waiting)."""
+    def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
+        """Resend the legs whose retry is due. A plain function: on most ticks no retry is waiting, and
+        the tick costs no coroutine; otherwise the resending is returned for the bus to await."""
         if not self._retries.pending(tick.ts):
-            return
-        for leg in self._retries.due(tick.ts):
+            return None
+        return self._resend_due(tick.ts)
+
+    async def _resend_due(self, now: int) -> None:
+        for leg in self._retries.due(now):
             if leg.status == "retrying":
                 await self._send(leg)
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -202,13 +202,15 @@ class Strategy(Component, Generic[P]):
             subjects.cmd("fund", "withdraw"), self.on_withdrawal, types=(InvestorWithdrawal,)
         )
 
-    async def on_clock(self, message: ClockTicked) -> None:
+    def on_clock(self, message: ClockTicked) -> Awaitable[None] | None:
         """A decision left due (a rejection cooled down, the per-instant budget ran out) is taken at the
         next tick when no price moved since the last risk assessment: then no new tight loop is coming
-        and the latest assessment still describes the book."""
+        and the latest assessment still describes the book. (A plain function: most ticks leave nothing
+        to do and cost no coroutine; the evaluation is returned for the bus to await.)"""
         self.prices.advance(message.ts)
         if self._due and self.prices.version == self._risk_prices_version:
-            await self.evaluate(message)
+            return self.evaluate(message)
+        return None
 
     def on_positions(self, message: PositionSnapshot) -> None:
         self.positions = dict(message.positions)
