@@ -126,7 +126,7 @@ class MarketDataFeed(Component):
         clock = self.sim_clock
         current: int | None = None
         ticks = 0
-        # Component.emit is bus.publish: the feed calls it directly, one coroutine less per message
+        # Component.emit does nothing but publish on the bus: the feed publishes directly (one call less)
         publish = self.bus.publish
         next_id = self.ids.next_id
         published: dict[type, int] = {}  # per message type, folded into ``counts`` at the end
