@@ -89,7 +89,7 @@ def file_times(spec: SeriesSpec, path: Path) -> tuple[array[int], int]:
     cached = _CACHE.get(key)
     if cached is None:
         scan = FileScan(spec, path)
-        times = array("q", scan)
+        times = array("q", scan.times())
         cached = _CACHE[key] = (times, scan.duplicates)
     return cached
 

@@ -230,6 +230,10 @@ def _picker(at: list[int]) -> Callable[[list[str]], Sequence[str]]:
     return lambda row: (row[only],)
 
 
+def _no_values(row: list[str]) -> Sequence[str]:
+    return ()
+
+
 def _unreadable(path: Path, line: int, exc: Exception) -> MalformedRowError:
     return MalformedRowError(path, line, None, f"cannot read the file: {exc}")
 
@@ -247,33 +251,43 @@ def close_iterator(iterator: Iterator[object]) -> None:
 
 
 class FileScan:
-    """The message time of each row of one file, in file order, checked and de-duplicated.
+    """The rows of one file with their message time, in file order, checked and de-duplicated.
 
-    Only the time column is parsed (what coverage needs; :class:`SeriesReader` reads the values too,
-    with the same checks). Rows with the same time as the row above are dropped and counted in
-    :attr:`duplicates`.
+    Iterating yields ``(time, row)``: the width and the time of every row are checked here (what the
+    coverage scan needs, and what :class:`SeriesReader` builds on). Rows with the same time as the row
+    above are dropped and counted in :attr:`duplicates`; :attr:`line` is the line last read and
+    :attr:`picks` where the spec's columns are in a row and :attr:`values` the picker of its value cells
+    (both set once the header is read).
     """
 
     def __init__(self, spec: SeriesSpec, path: Path) -> None:
         self.spec = spec
         self.path = path
+        self.columns = columns_of(spec)
         self.duplicates = 0
+        self.line = 1
+        self.picks: list[int] = []
+        self.values: Callable[[list[str]], Sequence[str]] = _no_values
 
-    def __iter__(self) -> Iterator[int]:
-        spec, path = self.spec, self.path
-        columns = columns_of(spec)
+    def times(self) -> Iterator[int]:
+        """Only the times."""
+        for ts, _ in self:
+            yield ts
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        spec, path, columns = self.spec, self.path, self.columns
         ts_col = columns[0]
         unix_seconds = ts_col in UNIX_SECONDS_COLUMNS
         shift = (spec.interval_s or 0) * NS if spec.kind == "bar" else 0
-        line = 1
         try:
             with open_text(path) as handle:
                 reader = csv.reader(handle)
-                width, picks = _header(path, reader, columns)
-                ts_at = picks[0]
+                width, self.picks = _header(path, reader, columns)
+                self.values = _picker(self.picks[1:])
+                ts_at = self.picks[0]
                 previous = -(2**63)
                 for row in reader:
-                    line = reader.line_num
+                    line = self.line = reader.line_num
                     if len(row) != width:
                         if not row:
                             continue
@@ -289,9 +303,9 @@ class FileScan:
                             continue
                         raise NonMonotonicError(path, line, iso(ts - shift), iso(previous - shift))
                     previous = ts
-                    yield ts
+                    yield ts, row
         except READ_ERRORS as exc:
-            raise _unreadable(path, line, exc) from None
+            raise _unreadable(path, self.line, exc) from None
 
 
 # --- one series over several roots ----------------------------------------------------------------
@@ -358,59 +372,33 @@ class SeriesReader:
         build = BUILDERS[spec.kind]
         start = self.start if self.start is not None else -(2**63)
         end = self.end if self.end is not None else 2**63
-        columns = columns_of(spec)
-        ts_col = columns[0]
-        unix_seconds = ts_col in UNIX_SECONDS_COLUMNS
-        shift = (spec.interval_s or 0) * NS if spec.kind == "bar" else 0
         isfinite = math.isfinite
         file_last = last
-        count = duplicates = 0
-        line = 1
+        count = 0
+        scan = FileScan(spec, path)
+        rows = iter(scan)
         try:
-            with open_text(path) as handle:
-                reader = csv.reader(handle)
-                width, picks = _header(path, reader, columns)
-                ts_at = picks[0]
-                pick_values = _picker(picks[1:])
-                previous = -(2**63)
-                for row in reader:
-                    line = reader.line_num
-                    if len(row) != width:
-                        if not row:
-                            continue
-                        raise MalformedRowError(path, line, None, f"expected {width} fields, got {len(row)}")
-                    text = row[ts_at]
-                    try:
-                        ts = (int(text) * NS if unix_seconds else _utc(text)) + shift
-                    except ValueError:
-                        ts = _time(path, line, ts_col, text) + shift  # raises, naming the problem
-                    if ts <= previous:
-                        if ts == previous:
-                            duplicates += 1
-                            continue
-                        raise NonMonotonicError(path, line, iso(ts - shift), iso(previous - shift))
-                    previous = ts
-                    try:
-                        numbers = list(map(float, pick_values(row)))
-                    except ValueError:
-                        raise _diagnose(path, line, columns, [row[i] for i in picks]) from None
-                    if not isfinite(sum(numbers)) and not all(map(isfinite, numbers)):  # a nan or infinity
-                        raise _diagnose(path, line, columns, [row[i] for i in picks])
-                    if ts <= last:
-                        stats.overlap += 1
-                        continue
-                    file_last = ts
-                    if ts < start:
-                        stats.before_start += 1
-                        continue
-                    if ts >= end:
-                        return None
-                    count += 1
-                    yield build(spec, ts, numbers, ids)
-        except READ_ERRORS as exc:
-            raise _unreadable(path, line, exc) from None
+            for ts, row in rows:
+                try:
+                    numbers = list(map(float, scan.values(row)))
+                except ValueError:
+                    raise _diagnose(path, scan.line, scan.columns, [row[i] for i in scan.picks]) from None
+                if not isfinite(sum(numbers)) and not all(map(isfinite, numbers)):  # a nan or infinity
+                    raise _diagnose(path, scan.line, scan.columns, [row[i] for i in scan.picks])
+                if ts <= last:
+                    stats.overlap += 1
+                    continue
+                file_last = ts
+                if ts < start:
+                    stats.before_start += 1
+                    continue
+                if ts >= end:
+                    return None
+                count += 1
+                yield build(spec, ts, numbers, ids)
         finally:
-            stats.duplicates += duplicates
+            close_iterator(rows)
+            stats.duplicates += scan.duplicates
             stats.messages += count
             stats.per_file[str(path)] = count
         return file_last
