@@ -160,18 +160,6 @@ class Layout:
         return health, ltv
 
 
-def margin_ratios(exposures: Mapping[str, Exposure]) -> dict[str, float]:
-    """Margin ratio of every venue holding a perp, venues sorted (see :meth:`Layout.margin_ratios`)."""
-    return Layout(exposures, LiquidationThresholds()).margin_ratios(exposures)
-
-
-def aave_health(
-    exposures: Mapping[str, Exposure], thresholds: LiquidationThresholds
-) -> tuple[float | None, float | None]:
-    """``(health factor, LTV)`` from the aToken and debtToken values (see :meth:`Layout.aave_health`)."""
-    return Layout(exposures, thresholds).aave_health(exposures)
-
-
 def _check(
     breaches: list[tuple[int, str]],
     value: float,
@@ -184,15 +172,11 @@ def _check(
 ) -> None:
     """Add the worst breach of ``value`` (below the limits, or ``above`` them): critical 2, warning 1,
     named ``<name><detail><sign><limit>`` (the name is only built for a breach)."""
-    if above:
-        if value > critical:
-            breaches.append((2, f"{name}{detail}>{critical:g}"))
-        elif value > warning:
-            breaches.append((1, f"{name}{detail}>{warning:g}"))
-    elif value < critical:
-        breaches.append((2, f"{name}{detail}<{critical:g}"))
-    elif value < warning:
-        breaches.append((1, f"{name}{detail}<{warning:g}"))
+    sign = ">" if above else "<"
+    for severity, limit in ((2, critical), (1, warning)):
+        if (value > limit) if above else (value < limit):
+            breaches.append((severity, f"{name}{detail}{sign}{limit:g}"))
+            return
 
 
 class RiskBook:
