@@ -54,7 +54,7 @@ from basis.bus.messages import (
 
 from .base import Component
 from .position_monitor import BALANCE_EVENTS, PositionBook
-from .pricing import NUMERAIRES, PriceBook, book_value, ordered_sum, share_units
+from .pricing import PriceBook, book_value, ordered_sum, share_units
 
 log = logging.getLogger("basis.components.pnl_monitor")
 
@@ -230,14 +230,10 @@ class PnlLedger:
     def _value_prices(self, prices: PriceBook) -> None:
         """:meth:`value` when no event is due: the same sums (keys sorted, left to right from 0.0),
         the price attribution and the equity taken in one pass over the book. The book has not moved
-        since the last valuation, so its keys are those of ``units``, already sorted."""
+        since the last valuation, so its keys are those of ``units``."""
         book = self.book.positions
         before = self.units
-        if self.share_class in NUMERAIRES:
-            units = prices.units_usd(before)
-        else:  # the same division as share_units
-            share = prices.share_price(self.share_class)
-            units = {k: u / share for k, u in prices.units_usd(before).items()}
+        units = share_units(prices, before, self.share_class)
         price = 0.0
         equity = 0.0
         for k, unit in units.items():

@@ -453,7 +453,7 @@ def share_units(prices: PriceBook, keys: Iterable[str], share_class: str) -> dic
     if share_class in NUMERAIRES:
         return prices.units_usd(ordered)
     share = prices.share_price(share_class)
-    return {k: prices.unit_value_usd(k) / share for k in ordered}
+    return {k: u / share for k, u in prices.units_usd(ordered).items()}
 
 
 def book_value(positions: Mapping[str, float], units: Mapping[str, float]) -> float:
