@@ -81,8 +81,6 @@ log = logging.getLogger("basis.strategy")
 
 NS_PER_S = 1_000_000_000
 OUTCOMES: tuple[type[Message], ...] = (RouteCompleted, InstructionRejected)
-WITHIN = "within threshold"
-"""The hold reason of a book on target (the usual decision)."""
 
 
 @dataclass(frozen=True)
@@ -274,8 +272,7 @@ class Strategy(Component, Generic[P]):
 
     def waiting(self) -> bool:
         """True while the book may still move under the strategy (see the module docstring, step 1)."""
-        outstanding = self.outstanding
-        return bool(outstanding.router or outstanding.direct or self.unbooked)
+        return bool(self.outstanding or self.unbooked)
 
     def cooling_down(self) -> bool:
         """True after a rejection until its cooldown has passed (never in the instant of the rejection)."""
@@ -330,8 +327,7 @@ class Strategy(Component, Generic[P]):
                 await self.sell_dust(view, cause, dust)
             else:
                 self.failures = 0  # back on target: the next rejection starts a fresh cooldown
-                if self._last_hold != WITHIN:  # else nothing to publish (see _hold)
-                    await self._hold(WITHIN, cause=cause, target=target)
+                await self._hold("within threshold", cause=cause, target=target)
             return
         reason = "; ".join(t.detail for t in triggers)
         labels = ", ".join(dict.fromkeys(t.label for t in triggers))

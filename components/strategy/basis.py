@@ -122,9 +122,7 @@ class BasisStrategy(Strategy[BasisParams]):
     def unrealised(self, view: View, venue: str) -> float:
         """PerpNotional + contracts × mark at ``venue`` (0 without a position)."""
         perp_key, notional_key, _ = self._venue_keys(venue)
-        contracts = view.qty(perp_key)
-        notional = view.qty(notional_key)
-        return notional + (contracts * view.unit_usd(perp_key) if contracts else 0.0)
+        return unrealised_usd(view, perp_key, notional_key)
 
     def hedge_size(self, view: View) -> float:
         """Units of the asset shorted across the hedge venues (positive)."""
@@ -133,13 +131,11 @@ class BasisStrategy(Strategy[BasisParams]):
     def margin_ratio(self, view: View, venue: str) -> float | None:
         """(USDT + PerpNotional + contracts × mark) / |contracts × mark|; None without a position."""
         perp_key, notional_key, quote_key = self._venue_keys(venue)
-        held = view.positions
-        contracts = held.get(perp_key, 0.0)
+        contracts = view.qty(perp_key)
         if not contracts:
             return None
-        value = contracts * view.prices.unit_value_usd(perp_key)
-        equity = held.get(quote_key, 0.0) + (held.get(notional_key, 0.0) + value)  # USDT + unrealised
-        return equity / abs(value)
+        equity = view.qty(quote_key) + unrealised_usd(view, perp_key, notional_key)
+        return equity / abs(contracts * view.unit_usd(perp_key))
 
     # --- hooks --------------------------------------------------------------------------------------
 
@@ -171,17 +167,14 @@ class BasisStrategy(Strategy[BasisParams]):
         p = self.params
         size = self.size_for(view, deployable_usd)
         perps, cex, wallet, legs = self._target_keys
-        held = view.positions
-        unit = view.prices.unit_value_usd
         positions: dict[str, float] = {self.spot_key: size}
         for perp_key, share in perps:
             positions[perp_key] = -share * size
         for perp_key, notional_key, quote_key, share, asset_key in cex:
-            if share:  # margin m × share × Q × mark, plus a cover of the unrealised loss (see unrealised)
-                mark = unit(perp_key)
-                contracts = held.get(perp_key, 0.0)
-                unrealised = held.get(notional_key, 0.0) + (contracts * mark if contracts else 0.0)
-                positions[quote_key] = p.margin_buffer * share * size * mark - min(0.0, unrealised)
+            if share:  # margin m × share × Q × mark, plus a cover of the unrealised loss
+                margin = p.margin_buffer * share * size * view.unit_usd(perp_key)
+                cover = -min(0.0, unrealised_usd(view, perp_key, notional_key))
+                positions[quote_key] = margin + cover
             else:
                 positions[quote_key] = 0.0
             if asset_key is not None:
@@ -219,3 +212,9 @@ class EthBasisStrategy(BasisStrategy):
 
     mode = "eth_basis"
     equity_in = "asset"
+
+
+def unrealised_usd(view: View, perp_key: str, notional_key: str) -> float:
+    """PerpNotional + contracts × mark of one venue's perp (0 without a position)."""
+    contracts = view.qty(perp_key)
+    return view.qty(notional_key) + (contracts * view.unit_usd(perp_key) if contracts else 0.0)
