@@ -31,8 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from backtest_bench import PEER_OVERRIDES  # the peer job's settings (this folder is on the path)
+
 HERE = Path(__file__).resolve().parent
-PEER_OVERRIDES: dict[str, Any] = {"hedge_venues": ["binance"], "hedge_allocation": {"binance": 1.0}}
 COLLECTED = re.compile(r"Collected : (\d+)")
 HOUR_NS = 3600 * 1_000_000_000
 
