@@ -11,9 +11,9 @@ payload, whichever comes first, or on flush/close.
 With ``background=True`` (default) full batches are committed by a writer thread while the caller goes
 on (the database drivers release the GIL while they write and wait for the disk); at most
 ``max_pending`` batches wait in line, then :meth:`append` blocks, so the memory held for the store stays
-below about ``(max_pending + 2) × batch_bytes`` whatever the messages weigh. Close the writer (or use ``with``);
-if the thread that made it ends without closing it, the writer thread commits what was left and stops. Batches are committed in order, each
-in one transaction. If a commit fails, nothing after it is written, and the error is raised by the next
+below about ``(max_pending + 2) × batch_bytes`` whatever the messages weigh. Close the writer (or use
+``with``); if the thread that made it ends without closing it, the writer thread commits what was left and
+stops. Batches are committed in order, each in one transaction. If a commit fails, nothing after it is written, and the error is raised by the next
 :meth:`append`, :meth:`flush` or :meth:`close` (as :class:`~basis.bus.errors.StoreError`).
 """
 
