@@ -46,9 +46,9 @@ class Bus:
 
     def send(self, message: Message) -> Awaitable[None] | None:
         """Hand ``message`` to the transport; returns what must be awaited to finish the publish, or None
-        when the message is already queued behind the delivery that is running (in-process). For callers
-        on the hot path: ``pending = bus.send(m)`` then ``await pending`` unless None costs no coroutine
-        of the bus's own; :meth:`publish` does exactly that."""
+        when the message is already queued behind the delivery that is running (in-process). :meth:`publish`
+        is ``send`` plus that await; a hot path that awaits the result itself saves the coroutine of
+        :meth:`publish`."""
         subject = subjects.subject_of(message)
         data = encode(message)
         # The run header tags what the recorder stores (the durable families); plain sys.* subjects
