@@ -231,6 +231,7 @@ def _picker(at: list[int]) -> Callable[[list[str]], Sequence[str]]:
 
 
 def _no_values(row: list[str]) -> Sequence[str]:
+    """:attr:`FileScan.values` until the header says where the value cells are."""
     return ()
 
 
