@@ -15,6 +15,8 @@ be checked against them before any component is tuned.
 
    ``store``          every logged message appended to a new SQLite store (as ``basis backtest`` writes
                       it: ``StoreWriter``, default batches), in the caller's thread: the store's own cost;
+   ``store md only``  the same with the market-data messages alone (``md.*``), the inputs without which
+                      the store cannot rebuild a run;
    ``bus``            every logged message, and one ``ClockTicked`` per distinct market-data time, published
                       through ``Bus`` on the in-process transport, with the backtest's recorder subscribed
                       to the durable subjects but appending nothing: the bus's own cost;
@@ -69,10 +71,12 @@ def child(run_dir: str, reps: int) -> dict[str, Any]:
             messages.append(ClockTicked(id=f"floor.{len(messages)}", ts=current))
         messages.append(message)
 
-    def store_only(work: Path) -> None:
+    market_data = [(subject, data) for subject, data in records if subject.startswith("md.")]
+
+    def store_only(work: Path, logged: list[tuple[str, bytes]]) -> None:
         with open_store(sqlite_url(work / "events.sqlite")) as target:
             with StoreWriter(target, "floor", background=False) as writer:
-                for subject, data in records:
+                for subject, data in logged:
                     writer.append(subject, data)
 
     async def publish(work: Path, stored: bool) -> None:
@@ -90,7 +94,8 @@ def child(run_dir: str, reps: int) -> dict[str, Any]:
                 await bus.publish(message)
 
     jobs = {
-        "store": store_only,
+        "store": lambda work: store_only(work, records),
+        "store md only": lambda work: store_only(work, market_data),
         "bus": lambda work: asyncio.run(publish(work, stored=False)),
         "bus+store": lambda work: asyncio.run(publish(work, stored=True)),
     }
@@ -104,6 +109,7 @@ def child(run_dir: str, reps: int) -> dict[str, Any]:
             seconds[name] = min(elapsed, seconds.get(name, elapsed))
     return {
         "logged_messages": len(records),
+        "market_data_messages": len(market_data),
         "clock_ticks": len(messages) - len(records),
         "peer_style_events": peer_events,
         "seconds": seconds,
@@ -155,12 +161,12 @@ def main() -> int:
         f"\nbasis build: {build}; peer job: {events:,} peer-style events, {floor['logged_messages']:,} logged "
         f"messages, {floor['clock_ticks']:,} clock ticks"
     )
-    print(f"{'':<13} {'seconds':>8} {'events/s':>10} {'/ peer':>7}")
+    print(f"{'':<14} {'seconds':>8} {'events/s':>10} {'/ peer':>7}")
     for name, s in rows:
         ratio = f"{events / s / peer_rate:.2f}" if peer_rate else "-"
-        print(f"{name:<13} {s:>8.3f} {events / s:>10,.0f} {ratio:>7}")
+        print(f"{name:<14} {s:>8.3f} {events / s:>10,.0f} {ratio:>7}")
     if peer_rate:
-        print(f"{'nautilus':<13} {peer['run_s_median']:>8.3f} {peer_rate:>10,.0f} {1.0:>7.2f}")
+        print(f"{'nautilus':<14} {peer['run_s_median']:>8.3f} {peer_rate:>10,.0f} {1.0:>7.2f}")
     return 0
 
 
