@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.popo import POPOProcessRecorder
 
 from .log import LogStore
-from .rows import NewRun, OriginatorKey
+from .rows import NewRun, OriginatorKey, RunRow
 
 
 class MemoryLogRecorder(POPOProcessRecorder):
@@ -38,7 +38,7 @@ class MemoryLogRecorder(POPOProcessRecorder):
             rows = [(run_id, key, first) for run_id, (key, first) in self._runs.items()]
         return sorted(rows, key=lambda row: row[2])
 
-    def select_run_notifications(
+    def select_run_rows(
         self,
         originator_key: OriginatorKey,
         *,
@@ -47,8 +47,8 @@ class MemoryLogRecorder(POPOProcessRecorder):
         start: int | None = None,
         stop: int | None = None,
         topics: Sequence[str] = (),
-    ) -> Sequence[Notification]:
-        out: list[Notification] = []
+    ) -> Sequence[RunRow]:
+        out: list[RunRow] = []
         with self._database_lock:
             index = self._stored_events_index.get(str(originator_key), {})
             version = after_version + 1
@@ -62,15 +62,7 @@ class MemoryLogRecorder(POPOProcessRecorder):
                 s = self._stored_events[position - 1]
                 if topics and s.topic not in topics:
                     continue
-                out.append(
-                    Notification(
-                        id=position,
-                        originator_id=s.originator_id,
-                        originator_version=s.originator_version,
-                        topic=s.topic,
-                        state=s.state,
-                    )
-                )
+                out.append((position, s.originator_version, s.topic, s.state))
         return out
 
     def close(self) -> None:

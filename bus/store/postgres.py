@@ -22,7 +22,6 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     InterfaceError,
-    Notification,
     OperationalError,
     PersistenceError,
     StoredEvent,
@@ -31,12 +30,13 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Connection
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 from psycopg.types.string import BytesBinaryDumper
 
 from ..errors import StoreError
 from .log import LogStore, create_tables
-from .rows import EventRows, NewRun, OriginatorKey
+from .rows import EventRows, NewRun, OriginatorKey, RunRow
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -109,7 +109,8 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
             "SELECT run_id, originator_id, first_position FROM {schema}.{runs} ORDER BY first_position"
         ).format(schema=schema, runs=runs)
         self.select_run_statement: Composed = SQL(
-            "SELECT * FROM {schema}.{events} WHERE originator_id = %s AND originator_version > %s"
+            "SELECT notification_id, originator_version, topic, state FROM {schema}.{events} "
+            "WHERE originator_id = %s AND originator_version > %s"
         ).format(schema=schema, events=events)
 
     def originator_key(self, originator_id: UUID) -> OriginatorKey:
@@ -172,7 +173,7 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
             return [(row["run_id"], row["originator_id"], row["first_position"]) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_run_notifications(
+    def select_run_rows(
         self,
         originator_key: OriginatorKey,
         *,
@@ -181,7 +182,7 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
         start: int | None = None,
         stop: int | None = None,
         topics: Sequence[str] = (),
-    ) -> Sequence[Notification]:
+    ) -> Sequence[RunRow]:
         statement = self.select_run_statement
         params: list[Any] = [originator_key, after_version]
         if start is not None:
@@ -195,18 +196,9 @@ class CopyPostgresLogRecorder(PostgresProcessRecorder):
             params.append(list(topics))
         statement += SQL(" ORDER BY originator_version LIMIT %s")
         params.append(limit)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(statement, params, prepare=True)
-            return [
-                Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in curs.fetchall()
-            ]
+            return [(position, version, topic, bytes(state)) for position, version, topic, state in curs]
 
     def close(self) -> None:
         self.datastore.close()

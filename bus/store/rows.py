@@ -22,6 +22,9 @@ RUN_NAMESPACE: UUID = uuid5(NAMESPACE_URL, "basis:run")
 OriginatorKey = UUID | str
 """How a recorder holds an originator id: a UUID, or its 32-digit hex form (SQLite)."""
 
+RunRow = tuple[int, int, str, bytes]
+"""One stored message of a run as a recorder reads it back: ``(position, version, topic, state)``."""
+
 
 def run_uuid(run_id: str) -> UUID:
     """The originator id of a run (uuid5 in :data:`RUN_NAMESPACE`)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, PersistenceError, StoredEvent, Tracking
+from eventsourcing.persistence import PersistenceError, StoredEvent, Tracking
 from eventsourcing.sqlite import (
     SQLiteConnection,
     SQLiteConnectionPool,
@@ -32,7 +32,7 @@ from eventsourcing.sqlite import (
 
 from ..errors import StoreError
 from .log import LogStore, create_tables
-from .rows import EventRows, NewRun, OriginatorKey
+from .rows import EventRows, NewRun, OriginatorKey, RunRow
 
 Synchronous = Literal["off", "normal", "full", "extra"]
 SYNCHRONOUS: tuple[str, ...] = ("off", "normal", "full", "extra")
@@ -150,7 +150,7 @@ class SQLiteLogRecorder(SQLiteProcessRecorder):
             c.execute(self.select_runs_statement)
             return [(row[0], row[1], row[2]) for row in c.fetchall()]
 
-    def select_run_notifications(
+    def select_run_rows(
         self,
         originator_key: OriginatorKey,
         *,
@@ -159,10 +159,11 @@ class SQLiteLogRecorder(SQLiteProcessRecorder):
         start: int | None = None,
         stop: int | None = None,
         topics: Sequence[str] = (),
-    ) -> Sequence[Notification]:
+    ) -> Sequence[RunRow]:
         key = originator_key.hex if isinstance(originator_key, UUID) else originator_key
         statement = (
-            f"SELECT rowid, * FROM {self.events_table_name} WHERE originator_id=? AND originator_version>? "
+            f"SELECT rowid, originator_version, topic, state FROM {self.events_table_name} "
+            "WHERE originator_id=? AND originator_version>? "
         )
         params: list[Any] = [key, after_version]
         if start is not None:
@@ -177,17 +178,11 @@ class SQLiteLogRecorder(SQLiteProcessRecorder):
         statement += "ORDER BY originator_version LIMIT ?"
         params.append(limit)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, params)
-            return [
-                Notification(
-                    id=row["rowid"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=row["state"],
-                )
-                for row in c.fetchall()
-            ]
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples: (rowid, version, topic, state)
+            cursor.execute(statement, params)
+            rows: list[RunRow] = cursor.fetchall()
+            return rows
 
     def close(self) -> None:
         self.datastore.close()
