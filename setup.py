@@ -2,7 +2,7 @@
 
 Installing basis never puts a module called ``bus`` or ``components`` into site-packages.
 
-The hot modules of a replay (``COMPILED``) are compiled with mypyc (about 1.5x faster backtests) when a
+The hot modules of a replay (``COMPILED``) are compiled with mypyc (a replay about 15% faster) when a
 wheel is built (``pip install .``, ``pip wheel .``), unless ``BASIS_COMPILE=0``. An editable install
 (``pip install -e .``) stays pure Python, so an edited module is what runs; ``BASIS_COMPILE=1`` compiles it
 too (then rebuild after every edit: the compiled module shadows its source). Without mypyc at build time,

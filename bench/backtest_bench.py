@@ -6,7 +6,7 @@ synthetic job ten times as long.
 
 The backtests run on the basis that ``--python`` imports (default: this interpreter's). An editable install
 (``pip install -e .``) is pure Python; a wheel (``pip install .``) has the hot modules compiled with mypyc,
-about 1.5x faster. Each result says which it measured (``compiled``). To measure the compiled build beside
+whose replay is about 15% faster. Each result says which it measured (``compiled``). To measure the compiled build beside
 a development checkout::
 
     python3 -m venv /tmp/basis-wheel && /tmp/basis-wheel/bin/pip install -q .
