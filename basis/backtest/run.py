@@ -46,7 +46,7 @@ from .errors import BacktestError, RunAborted
 from .gaps import GapFill, plan_gap_fills
 from .metrics import RunMetrics
 from .request import BacktestRequest
-from .strategies import build_router, build_strategy, require_strategy
+from .strategies import build_router, build_strategy, strategy_params
 from .wiring import Wiring, wire
 
 DURABLE = tuple(pattern for stream in subjects.STREAMS for pattern in stream.subjects)
@@ -144,7 +144,7 @@ class Backtest:
         for root in request.data:
             if not Path(root).is_dir():
                 raise BacktestError(f"--data {root}: not a directory")
-        require_strategy(self.config)
+        strategy_params(self.config)  # checked before anything is read or written
         catalogue = discover(self.roots)
         self.wiring: Wiring = wire(self.config, catalogue)
         self.coverage = coverages(self.wiring.series, self.roots)

@@ -11,6 +11,7 @@ from basis.bus.ids import IdFactory
 from basis.components.pricing import PriceBook
 from basis.components.router import ExecutionRouter, RouterParams
 from basis.components.strategy.base import Strategy
+from basis.components.strategy.params import StrategyParams
 from basis.components.strategy.registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
 from basis.configs import RunConfig
 
@@ -28,12 +29,20 @@ def require_strategy(config: RunConfig) -> type[Strategy[Any]]:
         ) from None
 
 
+def strategy_params(config: RunConfig) -> StrategyParams:
+    """The parameters the run's strategy is built with; a clear error for a mode without a strategy or
+    with keys its strategy cannot run with."""
+    mode = config.mode
+    try:
+        return require_strategy(config).params_from_mode(mode)
+    except ValueError as exc:
+        raise BacktestError(f"mode {mode.name}: {exc}") from None
+
+
 def build_strategy(
     config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook
 ) -> Strategy[Any]:
-    mode = config.mode
-    params = require_strategy(config).params_from_mode(mode)
-    return create_strategy(mode.name, bus, clock, ids, params, prices=prices)
+    return create_strategy(config.mode.name, bus, clock, ids, strategy_params(config), prices=prices)
 
 
 def build_router(config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory) -> ExecutionRouter:

@@ -86,6 +86,7 @@ class BasisStrategy(Strategy[BasisParams]):
             hedge_allocation=dict(mode.active_hedge_allocation),
             margin_warning=warning,
             margin_buffer=derive_margin_buffer(warning, ADVERSE_MOVE),
+            transfer_band=mode.transfer_band,
         )
         if mode.venues.spot is not None:
             fields["spot_venue"] = mode.venues.spot

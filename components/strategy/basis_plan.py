@@ -17,6 +17,9 @@ then trade; a margin rebalance: sell spot and buy back perps, then move the free
 3. **Transfers** (quote, then the asset): a venue sends what it holds above what it must keep (the
    margin of the larger of its current and target position) to the wallet; the wallet sends what it
    holds above what investors are owed to the venues short of their target (pro rata when short).
+   Every transfer pays gas or a withdrawal fee, so a venue's balance moves only once it is off by more
+   than ``transfer_band`` of what it should hold (and at least ``min_order_usd``); while investors are
+   owed a withdrawal, every surplus goes to the wallet whatever its size.
 
 With ``reduce_only`` (risk override) only sells of the spot leg and buy-backs of perps are sent.
 """
@@ -160,6 +163,7 @@ class BasisPlanner:
         p = self.p
         outgoing: list[Order] = []
         incoming: list[Order] = []
+        band = 0.0 if len(self.s.withdrawals) else p.transfer_band
         for asset in dict.fromkeys((p.quote, p.asset)):
             unit = 1.0 if asset == p.quote else self.price
             minimum = p.min_order_usd / unit
@@ -169,9 +173,10 @@ class BasisPlanner:
                 if venue == p.spot_venue:
                     held -= self.cost(buy) if asset == p.quote else sell
                 keep, need = self.keep(venue, asset, remaining_buy, remaining_sell)
-                if held - keep >= minimum:
+                worth = max(minimum, band * max(keep, need))
+                if held - keep >= worth:
                     outgoing.append(transfer_order(venue, p.wallet, asset, min(held - keep, held)))
-                elif need - held >= minimum:
+                elif need - held >= worth:
                     deficits.append((venue, need - held))
             free = self.held(p.wallet, asset) - self.wanted(p.wallet, asset)
             total = sum(d for _, d in deficits)

@@ -124,6 +124,11 @@ class BasisParams(StrategyParams):
     quote: str = "USDT"
     fee_buffer: float = 0.002
     """Extra quote kept per unit bought for fees and slippage when funding a spot purchase."""
+    transfer_band: float = 0.1
+    """How far a venue's balance may drift from what it should hold, as a fraction of that amount, before
+    cash is moved to or from it. Every transfer pays gas or a withdrawal fee, so small drifts wait until
+    they are worth a transfer. Must stay below ``1 − margin_warning / margin_buffer`` so that a venue in
+    margin warning always gets its top-up; withdrawals owed to investors are funded whatever the drift."""
     allocation: dict[str, float] = field(init=False)
     """The active allocation (weights > 0), normalised, in configuration order."""
 
@@ -149,6 +154,12 @@ class BasisParams(StrategyParams):
             raise ValueError(f"open_margin_ratio must be in (0, margin_buffer], got {self.open_margin_ratio}")
         if self.fee_buffer < 0:
             raise ValueError(f"fee_buffer must be >= 0, got {self.fee_buffer}")
+        band_limit = 1.0 - self.margin_warning / self.margin_buffer
+        if not (math.isfinite(self.transfer_band) and 0.0 <= self.transfer_band < band_limit):
+            raise ValueError(
+                f"transfer_band must be in [0, {band_limit:.3g}) (1 − margin_warning / margin_buffer: a venue "
+                f"in margin warning must always get its top-up), got {self.transfer_band}"
+            )
         if self.share_class not in (self.quote, self.asset):
             raise ValueError(
                 f"share class {self.share_class} must be the quote {self.quote} or the asset {self.asset}"

@@ -111,6 +111,9 @@ class ModeConfig(StrictModel):
 
     position_deviation_threshold: PositiveFraction = 0.02
     """Relative deviation from the target position that triggers a rebalance."""
+    transfer_band: Fraction = 0.1
+    """How far a venue's balance may drift from what it should hold (a fraction of that amount) before the
+    strategy moves cash to or from it: every transfer pays gas or a withdrawal fee."""
     risk: RiskThresholds = RiskThresholds()
     dust_threshold: Fraction = 0.001
     """Value of reward tokens, as a fraction of equity, above which they are sold into the share class."""

@@ -79,6 +79,16 @@ def test_bad_date_string_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_mode_keys_the_strategy_cannot_run_with(tmp_path: Path) -> None:
+    assert_one_line_error(
+        tmp_path,
+        ["--mode", "btc_basis", "--set", "transfer_band=0.5"],
+        "mode btc_basis",
+        "transfer_band must be in [0, 0.302)",
+        "got 0.5",
+    )
+
+
 @pytest.mark.parametrize("capital", ["0", "-5"])
 def test_non_positive_capital(tmp_path: Path, capital: str) -> None:
     assert_one_line_error(tmp_path, ["--mode", "btc_basis", "--capital", capital], "--capital", "positive")

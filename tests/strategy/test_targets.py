@@ -131,11 +131,54 @@ def test_the_hedge_waits_for_every_venues_margin_and_spot_never_runs_ahead_of_it
         },
     )
     step = strategy.plan(partly, strategy.target(partly, partly.deployable_usd), reduce_only=False)
-    # okx has no margin yet: no hedge, so no spot either; the wallet funds okx (and binance's fee buffer)
+    # okx has no margin yet: no hedge, so no spot either; the wallet funds okx (binance's fee buffer, a
+    # fraction of a percent of what binance holds, is not worth a transfer of its own)
     assert [(o.kind, o.fields["source"], o.fields["destination"]) for o in step] == [
+        (Transfer, "wallet", "okx"),
+    ]
+    exact = detached(BtcBasisStrategy, btc_params(transfer_band=0.0), prices(btc=50_000.0))
+    every = exact.plan(partly, exact.target(partly, partly.deployable_usd), reduce_only=False)
+    assert [(o.kind, o.fields["source"], o.fields["destination"]) for o in every] == [
         (Transfer, "wallet", "binance"),
         (Transfer, "wallet", "okx"),
     ]
+
+
+def balanced_btc_book(size: float = 2.0, price: float = 50_000.0) -> dict[str, float]:
+    """Spot ``size`` BTC on binance, the short split 40/30/30, each venue holding margin 0.25 × notional."""
+    book = {"binance:BaseToken:BTC": size}
+    for venue, share in (("binance", 0.4), ("bybit", 0.3), ("okx", 0.3)):
+        book[f"{venue}:BaseToken:USDT"] = 0.25 * share * size * price
+        book[f"{venue}:Perp:BTCUSDT"] = -share * size
+        book[f"{venue}:PerpNotional:BTCUSDT"] = share * size * price
+    return book
+
+
+def test_a_small_drift_of_a_venues_cash_waits_until_it_is_worth_a_transfer() -> None:
+    """Every transfer pays gas or a withdrawal fee: cash moves once a venue is ``transfer_band`` off what it
+    should hold, or whatever the drift while investors are owed a withdrawal."""
+    strategy = detached(BtcBasisStrategy, btc_params(transfer_band=0.1), prices(btc=50_000.0))
+
+    def moves(book: dict[str, float], withdrawing: float = 0.0) -> list[tuple[str, str, float]]:
+        v = view(strategy, book, withdrawing=withdrawing)
+        step = strategy.plan(v, strategy.target(v, v.deployable_usd), reduce_only=False)
+        return [
+            (o.fields["source"], o.fields["destination"], o.fields["amount"])
+            for o in step
+            if o.kind is Transfer
+        ]
+
+    balanced = balanced_btc_book()
+    assert moves(balanced) == []
+    # 500 USDT of okx's 7,500 on bybit: 6.7 % off on both, not worth a transfer
+    drifted = dict(balanced, **{"bybit:BaseToken:USDT": 8_000.0, "okx:BaseToken:USDT": 7_000.0})
+    assert moves(drifted) == []
+    # 1,000: 13 % off, bybit sends its surplus to the wallet (the wallet forwards it once it arrives)
+    far = dict(balanced, **{"bybit:BaseToken:USDT": 8_500.0, "okx:BaseToken:USDT": 6_500.0})
+    assert moves(far) == [("bybit", "wallet", approx(1_000.0))]
+    # a withdrawal owed: every surplus goes to the wallet, however small
+    strategy.withdrawals.request("withdrawal-1", 100.0)
+    assert ("bybit", "wallet") in [(s, d) for s, d, _ in moves(drifted, withdrawing=100.0)]
 
 
 def test_btc_basis_price_rise_sells_spot_buys_back_perps_and_frees_collateral() -> None:
@@ -356,6 +399,8 @@ def test_margin_buffer_keeps_a_fresh_short_above_the_warning_through_the_headroo
 def test_parameters_are_checked() -> None:
     with pytest.raises(ValueError, match="must be above margin_warning"):
         btc_params(margin_buffer=0.2, margin_warning=0.3)
+    with pytest.raises(ValueError, match=r"transfer_band must be in \[0, 0.2\) .*got 0.2"):
+        btc_params(transfer_band=0.2)  # margin_buffer 0.25, warning 0.2: a venue in warning is 20 % short
     with pytest.raises(ValueError, match="at least one venue with a positive weight"):
         btc_params(hedge_allocation={"binance": 0.0})
     with pytest.raises(ValueError, match="share class EUR must be the quote USDT or the asset BTC"):
