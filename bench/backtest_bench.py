@@ -131,20 +131,26 @@ PYTHON = sys.executable
 
 
 def run_child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    cmd = [PYTHON, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
+    return run_script(Path(__file__), spec, timeout, f"backtest_bench: {spec['job']}")
+
+
+def run_script(script: Path, argument: Any, timeout: float, label: str) -> dict[str, Any]:
+    """Run ``script --child <argument as JSON>`` on :data:`PYTHON` in a fresh process and return the JSON
+    of the ``RESULT`` line it prints; exit naming ``label`` when it fails or times out."""
+    cmd = [PYTHON, str(script.resolve()), "--child", json.dumps(argument)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False)
     except subprocess.TimeoutExpired:
-        sys.exit(f"backtest_bench: {spec['job']} exceeded {timeout:.0f} s")
+        sys.exit(f"{label} exceeded {timeout:.0f} s")
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
-        sys.exit(f"backtest_bench: {spec['job']} failed (exit {proc.returncode})")
+        sys.exit(f"{label} failed (exit {proc.returncode})")
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             result: dict[str, Any] = json.loads(line[len("RESULT ") :])
             return result
     sys.stderr.write(proc.stdout + proc.stderr)
-    sys.exit(f"backtest_bench: no RESULT line from {spec['job']}")
+    sys.exit(f"{label}: no RESULT line")
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float:

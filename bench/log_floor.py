@@ -41,9 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import backtest_bench  # this folder is on the path
-from backtest_bench import PEER_OVERRIDES, PEER_SUBJECTS, run_child, run_peer
-
-HERE = Path(__file__).resolve().parent
+from backtest_bench import PEER_OVERRIDES, PEER_SUBJECTS, run_child, run_peer, run_script
 
 
 def child(run_dir: str, reps: int) -> dict[str, Any]:
@@ -136,7 +134,9 @@ def main() -> int:
         spec = {"job": "peer_job", "mode": "btc_basis", "overrides": PEER_OVERRIDES, "peer_count": True}
         full = run_child({**spec, "out": str(run_dir)}, args.timeout)
         print(json.dumps({"run": full}), flush=True)
-        floor = run_floor(args.python, run_dir, args.reps, args.timeout)
+        floor = run_script(
+            Path(__file__), [str(run_dir), args.reps], args.timeout, "log_floor: the floor run"
+        )
         shutil.rmtree(run_dir, ignore_errors=True)
     print(json.dumps({"floor": floor}), flush=True)
     peer = None if args.no_peer else run_peer(args.peer_reps, args.timeout)
@@ -168,19 +168,6 @@ def main() -> int:
     if peer_rate:
         print(f"{'nautilus':<14} {peer['run_s_median']:>8.3f} {peer_rate:>10,.0f} {1.0:>7.2f}")
     return 0
-
-
-def run_floor(python: str, run_dir: Path, reps: int, timeout: float) -> dict[str, Any]:
-    import subprocess
-
-    cmd = [python, str(Path(__file__).resolve()), "--child", json.dumps([str(run_dir), reps])]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=HERE.parent, check=False)
-    results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not results:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        sys.exit(f"log_floor: the floor run failed (exit {proc.returncode})")
-    floor: dict[str, Any] = json.loads(results[-1][len("RESULT ") :])
-    return floor
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from basis.bus.instruments import parse
 from basis.bus.messages import ClockTicked, Exposure, ExposureSnapshot, RiskAssessment, RiskLevel
 
 from .base import Component
-from .pricing import PriceBook, PriceError, underlying_of
+from .pricing import PriceBook, PriceError, ordered_sum, underlying_of
 
 LEVELS: tuple[RiskLevel, ...] = ("ok", "warning", "critical")
 ETH_CORRELATED: frozenset[str] = frozenset({"ETH", "WETH", "weETH", "wstETH"})
@@ -133,12 +133,8 @@ class Layout:
                 total += value
             if gross == 0.0:
                 continue
-            usdt = 0.0
-            for k in usdt_keys:
-                usdt += exposures[k].value_usd
-            notional = 0.0
-            for k in notional_keys:
-                notional += exposures[k].value_usd
+            usdt = ordered_sum(exposures[k].value_usd for k in usdt_keys)
+            notional = ordered_sum(exposures[k].value_usd for k in notional_keys)
             ratios[venue] = (usdt + notional + total) / gross
         return ratios
 
@@ -146,9 +142,7 @@ class Layout:
         """``(health factor, LTV)`` from the aToken and debtToken values."""
         if not self.collateral and not self.debt:
             return None, None
-        total_debt = 0.0
-        for k in self.debt:
-            total_debt += -exposures[k].value_usd
+        total_debt = ordered_sum(-exposures[k].value_usd for k in self.debt)
         total_collateral = 0.0
         weighted = 0.0
         for k, threshold in self.collateral:

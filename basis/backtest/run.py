@@ -144,7 +144,7 @@ class Backtest:
         for root in request.data:
             if not Path(root).is_dir():
                 raise BacktestError(f"--data {root}: not a directory")
-        strategy_params(self.config)  # checked before anything is read or written
+        self.strategy_params = strategy_params(self.config)  # checked before anything is read or written
         catalogue = discover(self.roots)
         self.wiring: Wiring = wire(self.config, catalogue)
         self.coverage = coverages(self.wiring.series, self.roots)
@@ -267,7 +267,7 @@ class Backtest:
             ),
             build_risk_monitor(config, bus("risk-monitor"), clock, ids("risk-monitor"), prices),
             PnlMonitor(bus("pnl-monitor"), clock, ids("pnl-monitor"), share_class=share, prices=prices),
-            build_strategy(config, bus("strategy"), clock, ids("strategy"), prices),
+            build_strategy(config, self.strategy_params, bus("strategy"), clock, ids("strategy"), prices),
             build_router(config, bus("router"), clock, ids("router")),
         ]
         observer = bus("backtest")

@@ -40,9 +40,10 @@ def strategy_params(config: RunConfig) -> StrategyParams:
 
 
 def build_strategy(
-    config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook
+    config: RunConfig, params: StrategyParams, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook
 ) -> Strategy[Any]:
-    return create_strategy(config.mode.name, bus, clock, ids, strategy_params(config), prices=prices)
+    """The run's strategy with ``params`` (from :func:`strategy_params`)."""
+    return create_strategy(config.mode.name, bus, clock, ids, params, prices=prices)
 
 
 def build_router(config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory) -> ExecutionRouter:
