@@ -25,12 +25,12 @@ from pathlib import Path
 
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock, LiveClock
+from basis.bus.component import Component
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.errors import BusError
 from basis.bus.ids import IdFactory, RandomIds
 from basis.bus.logs import LEVELS, log_to_stderr
 from basis.bus.transport.nats import NatsTransport
-from basis.components.base import Component
 from basis.components.exposure_monitor import ExposureMonitor
 from basis.components.pnl_monitor import PnlMonitor
 from basis.components.position_monitor import PositionMonitor

@@ -34,13 +34,13 @@ from basis.bus import subjects
 from basis.bus.bus import RUN_HEADER, Bus
 from basis.bus.clock import LiveClock
 from basis.bus.codec import decode, encode
+from basis.bus.component import Component
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.ids import RandomIds
 from basis.bus.messages import Control, Heartbeat, Message, OraclePrice
 from basis.bus.transport.base import Envelope
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.bus.transport.nats import NatsTransport
-from basis.components.base import Component
 
 # Two responders run side by side, each on its own subjects; the names have the same length so both
 # sides move exactly the same number of bytes.

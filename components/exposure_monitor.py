@@ -20,6 +20,7 @@ from typing import NamedTuple
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.instruments import parse
 from basis.bus.messages import (
@@ -30,8 +31,7 @@ from basis.bus.messages import (
     PositionSnapshot,
 )
 
-from .base import Component
-from .pricing import NUMERAIRES, PriceBook, perp_base, underlying_of
+from .pricing import NUMERAIRES, PriceBook, follow_prices, perp_base, underlying_of
 
 _NOTIONAL, _PERP, _HOLDING = range(3)
 _DELTA_PLANS: dict[str, tuple[int, str, float]] = {}
@@ -231,7 +231,7 @@ class ExposureMonitor(Component):
         self.exposures = Exposures(prices, share_class)
 
     async def on_start(self) -> None:
-        await self.follow_prices(self.exposures.prices)
+        await follow_prices(self.bus, self.exposures.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe(
             subjects.evt("positions", "snapshot"), self.on_positions, types=(PositionSnapshot,)

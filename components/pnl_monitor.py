@@ -34,8 +34,10 @@ from typing import TypeVar
 from mypy_extensions import mypyc_attr
 
 from basis.bus import subjects
+from basis.bus.balances import BALANCE_EVENTS, PositionBook
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
     ClockTicked,
@@ -52,9 +54,7 @@ from basis.bus.messages import (
     TransferCompleted,
 )
 
-from .base import Component
-from .position_monitor import BALANCE_EVENTS, PositionBook
-from .pricing import PriceBook, book_value, ordered_sum, share_units
+from .pricing import PriceBook, book_value, follow_prices, ordered_sum, share_units
 
 log = logging.getLogger("basis.components.pnl_monitor")
 
@@ -310,7 +310,7 @@ class PnlMonitor(Component):
         self._exposures: dict[str, ExposureSnapshot] = {}
 
     async def on_start(self) -> None:
-        await self.follow_prices(self.prices)
+        await follow_prices(self.bus, self.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe("evt.*.*", self.on_balance_event, types=BALANCE_EVENTS)
         await self.bus.subscribe(

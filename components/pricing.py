@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from basis.bus.bus import Bus
 from basis.bus.instruments import parse
 from basis.bus.messages import Bar, LstRate, Message, OraclePrice, ReserveState
 
@@ -459,3 +460,9 @@ def share_units(prices: PriceBook, keys: Iterable[str], share_class: str) -> dic
 def book_value(positions: Mapping[str, float], units: Mapping[str, float]) -> float:
     """Σ quantity × unit value over the keys of ``positions`` in sorted order."""
     return ordered_sum(positions[k] * units[k] for k in sorted(positions))
+
+
+async def follow_prices(bus: Bus, prices: PriceBook) -> None:
+    """Keep ``prices`` current with the market data on ``bus``, unless its host does (a hosted book)."""
+    if not prices.hosted:
+        await bus.subscribe("md.>", prices.take, types=PRICE_MESSAGES)

@@ -43,6 +43,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from basis.bus import subjects
 from basis.bus.bus import ORIGINAL_SUBJECT_HEADER, RUN_HEADER, Bus
 from basis.bus.clock import Clock, LiveClock
+from basis.bus.component import Component
 from basis.bus.errors import BusError, StoreError
 from basis.bus.ids import IdFactory, RandomIds
 from basis.bus.logs import LEVELS, log_to_stderr
@@ -52,8 +53,6 @@ from basis.bus.store.urls import DEFAULT_STORE_URL
 from basis.bus.transport.base import ERROR_HEADER
 from basis.bus.transport.jetstream import DurableConsumer, StoredMessage
 from basis.bus.transport.nats import NatsTransport
-
-from .base import Component
 
 log = logging.getLogger("basis.recorder")
 

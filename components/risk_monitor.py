@@ -27,12 +27,12 @@ from typing import NamedTuple
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.instruments import parse
 from basis.bus.messages import ClockTicked, Exposure, ExposureSnapshot, RiskAssessment, RiskLevel
 
-from .base import Component
-from .pricing import PriceBook, PriceError, ordered_sum, underlying_of
+from .pricing import PriceBook, PriceError, follow_prices, ordered_sum, underlying_of
 
 LEVELS: tuple[RiskLevel, ...] = ("ok", "warning", "critical")
 ETH_CORRELATED: frozenset[str] = frozenset({"ETH", "WETH", "weETH", "wstETH"})
@@ -252,7 +252,7 @@ class RiskMonitor(Component):
         self.risk = RiskBook(limits=limits, thresholds=thresholds, hedged_asset=hedged_asset, prices=prices)
 
     async def on_start(self) -> None:
-        await self.follow_prices(self.risk.prices)
+        await follow_prices(self.bus, self.risk.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe(
             subjects.evt("exposure", "snapshot"), self.on_exposure, types=(ExposureSnapshot,)

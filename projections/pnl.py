@@ -22,9 +22,9 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from typing import get_args
 
+from basis.bus.balances import BALANCE_EVENTS
 from basis.bus.messages import ClockTicked, MarketData, Message
 from basis.components.pnl_monitor import PnlLedger
-from basis.components.position_monitor import BALANCE_EVENTS
 from basis.components.pricing import PriceBook, PriceError
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import singledispatchmethod
 
+from basis.bus.balances import BALANCE_EVENTS, PositionBook
 from basis.bus.messages import Message
-from basis.components.position_monitor import BALANCE_EVENTS, PositionBook
 
 
 class PositionsProjection:

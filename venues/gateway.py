@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
     VENUE_INSTRUCTION_TYPES,
@@ -33,7 +34,6 @@ from basis.bus.messages import (
     Message,
     VenueInstruction,
 )
-from basis.components.base import Component
 
 from .errors import InternalError, UnsupportedInstruction, VenueError
 from .port import VenueGateway as VenueGateway  # a Protocol: defined in a module mypyc does not compile

@@ -19,6 +19,7 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock, SimClock
 from basis.bus.codec import encode
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory, SequentialIds
 from basis.bus.messages import (
     Control,
@@ -32,7 +33,6 @@ from basis.bus.messages import (
 from basis.bus.store import StoreWriter, digest, open_store, sqlite_url
 from basis.bus.transport.base import ERROR_HEADER, Envelope
 from basis.bus.transport.inprocess import InProcessTransport
-from basis.components.base import Component
 from basis.components.exposure_monitor import ExposureMonitor
 from basis.components.feed import MarketDataFeed, common_window, coverages, discover, iso, read_flows
 from basis.components.pnl_monitor import PnlMonitor

@@ -11,9 +11,9 @@ from typing import Any
 
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.instruments import perp as perp_key
-from basis.components.base import Component
 from basis.components.feed import Catalogue, SeriesSpec
 from basis.components.pricing import DEFAULT_REFERENCES, Reference
 from basis.configs import CexVenueConfig, RunConfig

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from basis.bus.bus import Bus
 from basis.bus.clock import SimClock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
     Bar,
@@ -30,7 +31,6 @@ from basis.bus.messages import (
     RewardDistribution,
 )
 
-from ..base import Component
 from .errors import WindowError
 from .loaders import ReadStats, SeriesReader, close_iterator
 from .merge import Stream, merge

@@ -130,7 +130,7 @@ class ActionMap:
         spot: str | None = "binance",
         lending: str | None = "aave_v3",
         staking: str | None = None,
-        flash_loan: str | None = "instadapp",
+        flash_loan: str | None = None,
         swap: str | None = "uniswap",
         unwind: str | None = None,
     ) -> ActionMap:

@@ -33,6 +33,7 @@ import msgspec
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
     VENUE_INSTRUCTION_TYPES,
@@ -46,7 +47,6 @@ from basis.bus.messages import (
     TransferCompleted,
 )
 
-from ..base import Component
 from .actions import ROUTER, SIZE_FIELDS, ActionMap, RoutingError
 from .routes import LegState, RetryQueue, Route
 
@@ -57,8 +57,6 @@ log = logging.getLogger("basis.router")
 
 NS_PER_S = 1_000_000_000
 SEEN_LIMIT = 100_000
-BUNDLE_VENUE = "instadapp"
-"""The venue that executes atomic bundles (flash-loan steps included)."""
 INSTRUCTION_TYPES = VENUE_INSTRUCTION_TYPES
 
 
@@ -95,7 +93,7 @@ class RouterParams:
             spot=venues.spot,
             lending=venues.lending,
             staking=venues.staking,
-            flash_loan=BUNDLE_VENUE if mode.leveraged else None,
+            flash_loan=mode.bundle_venue,
             unwind=venues.unwind,
         )
         return cls(actions=actions, **retry)

@@ -45,8 +45,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from basis.bus import subjects
+from basis.bus.balances import BALANCE_EVENTS
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
     ClockTicked,
@@ -65,10 +67,8 @@ from basis.bus.messages import (
     Transfer,
     WrapperAction,
 )
-from basis.components.position_monitor import BALANCE_EVENTS
-from basis.components.pricing import PriceBook, PriceError
+from basis.components.pricing import PriceBook, PriceError, follow_prices
 
-from ..base import Component
 from ..router.actions import ROUTER, WALLET_TRANSFER
 from .params import StrategyParams
 from .view import Order, Target, View, swap_order
@@ -185,7 +185,7 @@ class Strategy(Component, Generic[P]):
     # --- wiring -----------------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        await self.follow_prices(self.prices)
+        await follow_prices(self.bus, self.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe("evt.*.*", self.on_event, types=(*BALANCE_EVENTS, *OUTCOMES))
         await self.bus.subscribe(

@@ -140,6 +140,11 @@ class ModeConfig(StrictModel):
         return self.borrowing_enabled and self.staking_enabled
 
     @property
+    def bundle_venue(self) -> VenueName | None:
+        """The venue that executes this mode's atomic bundles (flash-loan steps included), if it has any."""
+        return ATOMIC_MIDDLEWARE if self.leveraged else None
+
+    @property
     def on_chain(self) -> bool:
         return (
             self.lending_enabled

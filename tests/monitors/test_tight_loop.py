@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from basis.bus.balances import BALANCE_EVENTS
 from basis.bus.bus import Bus
+from basis.bus.component import Component
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import (
     ClockTicked,
@@ -15,8 +17,6 @@ from basis.bus.messages import (
     RiskAssessment,
     StrategyDecided,
 )
-from basis.components.base import Component
-from basis.components.pnl_monitor import BALANCE_EVENTS
 
 from .scenario import H, Rig, bar, basis_scenario, fill, flow, market, tick
 

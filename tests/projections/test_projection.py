@@ -20,6 +20,7 @@ from monitors.scenario import (
     tick,
 )
 
+from basis.bus.balances import BALANCE_EVENTS
 from basis.bus.bus import Bus
 from basis.bus.codec import decode
 from basis.bus.messages import (
@@ -31,7 +32,6 @@ from basis.bus.messages import (
 )
 from basis.bus.store import open_store
 from basis.bus.subjects import stream_of
-from basis.components.pnl_monitor import BALANCE_EVENTS
 from basis.projections import (
     PnlProjection,
     PositionsProjection,

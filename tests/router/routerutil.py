@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock, SimClock
+from basis.bus.component import Component
 from basis.bus.ids import IdFactory, SequentialIds
 from basis.bus.messages import VENUE_INSTRUCTION_TYPES as INSTRUCTION_TYPES
 from basis.bus.messages import (
@@ -32,7 +33,6 @@ from basis.bus.messages import (
     TransferCompleted,
 )
 from basis.bus.transport.inprocess import InProcessTransport
-from basis.components.base import Component
 from basis.components.router import ExecutionRouter, RouterParams
 
 M = TypeVar("M", bound=Message)

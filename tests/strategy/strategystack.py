@@ -9,6 +9,7 @@ from typing import Any
 from strategyutil import HOUR, T0, VENUES, Clocked, Tape
 
 from basis.bus.bus import Bus
+from basis.bus.component import Component
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import (
     FundingRate,
@@ -19,7 +20,6 @@ from basis.bus.messages import (
     ReserveState,
 )
 from basis.bus.transport.inprocess import InProcessTransport
-from basis.components.base import Component
 from basis.components.exposure_monitor import ExposureMonitor
 from basis.components.pnl_monitor import PnlMonitor
 from basis.components.position_monitor import PositionMonitor

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from basis.bus.bus import Bus
 from basis.bus.clock import SimClock
+from basis.bus.component import Component
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import (
     Bar,
@@ -22,7 +23,6 @@ from basis.bus.messages import (
 )
 from basis.bus.transport.base import Envelope
 from basis.bus.transport.inprocess import InProcessTransport
-from basis.components.base import Component
 from basis.components.position_monitor import PositionMonitor
 
 M = TypeVar("M", bound=Message)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from basis.bus.balances import PositionBook
 from basis.bus.messages import Fill
-from basis.components.position_monitor import PositionBook
 
 from ..errors import InsufficientBalance, InvalidQuantity
 

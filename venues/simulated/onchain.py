@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from basis.bus import instruments, subjects
+from basis.bus.balances import BALANCE_EVENTS
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import Fill, GasPrice, Message
-from basis.components.position_monitor import BALANCE_EVENTS
 
 from ..errors import NoGasPrice
 from ..gateway import GatewayComponent

@@ -1,4 +1,5 @@
-"""What every component shares: a bus, a clock, an id factory, and answers to ping/stop."""
+"""What every component shares, whatever layer it lives in (monitors, strategies, venue gateways): a bus, a
+clock, an id factory, and answers to ping/stop."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ from typing import Any, TypeVar
 
 from mypy_extensions import mypyc_attr
 
-from basis.bus import subjects
-from basis.bus.bus import Bus
-from basis.bus.clock import Clock
-from basis.bus.ids import IdFactory
-from basis.bus.messages import Control, Heartbeat, Message
-
-from .pricing import PRICE_MESSAGES, PriceBook
+from . import subjects
+from .bus import Bus
+from .clock import Clock
+from .ids import IdFactory
+from .messages import Control, Heartbeat, Message
 
 M = TypeVar("M", bound=Message)
 
@@ -39,11 +38,6 @@ class Component:
 
     async def on_start(self) -> None:
         """Subscribe to what the component consumes."""
-
-    async def follow_prices(self, prices: PriceBook) -> None:
-        """Keep ``prices`` current with the market data on the bus, unless its host does (a hosted book)."""
-        if not prices.hosted:
-            await self.bus.subscribe("md.>", prices.take, types=PRICE_MESSAGES)
 
     def make(self, cls: type[M], *, cause: Message | None = None, **fields: Any) -> M:
         """A new message of ``cls`` stamped with a fresh id, the clock's time and ``cause``'s ids."""
