@@ -184,24 +184,9 @@ def _signal(msg: m.ModelSignal) -> str:
     return md("signal", msg.model, msg.symbol)
 
 
-_INSTRUCTION_KINDS: dict[type[m.Message], str] = {
-    m.SpotTrade: "spot_trade",
-    m.PerpTrade: "perp_trade",
-    m.Supply: "supply",
-    m.Withdraw: "withdraw",
-    m.Borrow: "borrow",
-    m.Repay: "repay",
-    m.Stake: "stake",
-    m.Unstake: "unstake",
-    m.Swap: "swap",
-    m.Transfer: "transfer",
-    m.AtomicBundle: "bundle",
-}
-
-
-@_on(*_INSTRUCTION_KINDS)
+@_on(m.Instruction)
 def _instruction(msg: m.Instruction) -> str:
-    return cmd(msg.venue, _INSTRUCTION_KINDS[type(msg)])
+    return cmd(msg.venue, m.KINDS[type(msg.action)])
 
 
 _VENUE_EVENT_KINDS: dict[type[m.Message], str] = {
@@ -275,7 +260,7 @@ HIERARCHY: tuple[tuple[str, str], ...] = (
     ("md.gas.<chain>.gwei", "GasPrice"),
     ("md.reward.<venue>.<reward_token>", "RewardDistribution"),
     ("md.signal.<model>.<symbol>", "ModelSignal"),
-    *((f"cmd.<venue>.{kind}", t.__name__) for t, kind in _INSTRUCTION_KINDS.items()),
+    *((f"cmd.<venue>.{kind}", f"Instruction({t.__name__})") for t, kind in m.KINDS.items()),
     ("cmd.fund.deposit", "InvestorDeposit"),
     ("cmd.fund.withdraw", "InvestorWithdrawal"),
     *((f"evt.<venue>.{kind}", t.__name__) for t, kind in _VENUE_EVENT_KINDS.items()),

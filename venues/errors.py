@@ -26,6 +26,7 @@ refusing until the account or the market changes.
     │   ├── VenueUnavailable            venue_unavailable
     │   ├── RateLimited                 rate_limited
     │   └── VenueTimeout                timeout
+    ├── OutcomeUnknown                  outcome_unknown (execution interrupted; reconcile, do not resend)
     └── InternalError                   internal_error (a bug in the gateway; not transient)
 """
 
@@ -132,6 +133,13 @@ class RateLimited(TransientError):
 
 class VenueTimeout(TransientError):
     reason = "timeout"
+
+
+class OutcomeUnknown(VenueError):
+    """The gateway stopped while executing the instruction and cannot tell whether it took effect: the
+    sender reconciles from the balances instead of sending it again."""
+
+    reason = "outcome_unknown"
 
 
 class InternalError(VenueError):

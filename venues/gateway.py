@@ -9,14 +9,17 @@ on ``cmd.<venue>.*`` and publishes, for that venue:
 * ``TransferCompleted`` for the arrival side of a transfer it sent;
 * ``Liquidated`` when the venue liquidates the account.
 
-Each instruction gets exactly one final answer (filled or rejected); an instruction id seen before is
-ignored (redelivery).
+Each instruction gets exactly one final answer (filled or rejected), and is executed at most once: the
+gateway claims the instruction's idempotency key in its execution journal (:mod:`basis.bus.journal`)
+before executing it and records the messages it answered with; an instruction whose key is claimed
+already (a redelivery, or a delivery to a gateway restarted since) is answered with those same messages
+and nothing is executed. A key claimed with no outcome recorded (the gateway stopped while executing
+it) is answered by :meth:`GatewayComponent.recover`: a live gateway asks the venue by client order id.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from basis.bus import subjects
@@ -24,25 +27,23 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.component import Component
 from basis.bus.ids import IdFactory
+from basis.bus.journal import ExecutionJournal, MemoryJournal, Recorded
 from basis.bus.messages import (
-    VENUE_INSTRUCTION_TYPES,
     Fill,
+    Instruction,
     InstructionAccepted,
     InstructionFilled,
     InstructionRejected,
     Liquidated,
     Message,
-    VenueInstruction,
 )
 
-from .errors import InternalError, UnsupportedInstruction, VenueError
+from .errors import InternalError, OutcomeUnknown, UnsupportedInstruction, VenueError
 from .port import VenueGateway as VenueGateway  # a Protocol: defined in a module mypyc does not compile
 
 log = logging.getLogger("basis.venues")
 
-INSTRUCTION_TYPES = VENUE_INSTRUCTION_TYPES
-
-_SEEN_LIMIT = 100_000
+INSTRUCTION_TYPES: tuple[type[Message], ...] = (Instruction,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,9 @@ class GatewayComponent(Component):
     """Base of gateways: subscribes to ``cmd.<venue>.*`` and runs the instruction lifecycle.
 
     Subclasses implement :meth:`execute` (raise a :class:`VenueError` to reject; call :meth:`fill` to
-    answer) and subscribe to what else they need in :meth:`on_start_gateway`.
+    answer) and subscribe to what else they need in :meth:`on_start_gateway`. ``journal`` is a
+    :class:`~basis.bus.journal.MemoryJournal` unless the process that runs the gateway gives it a durable
+    one before :meth:`start`.
     """
 
     def __init__(self, bus: Bus, clock: Clock, ids: IdFactory, *, venue: str, name: str = "") -> None:
@@ -67,7 +70,11 @@ class GatewayComponent(Component):
         subjects.token(venue)
         self.venue = venue
         self.name = name or f"gateway-{venue}"
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.journal: ExecutionJournal = MemoryJournal()
+        self.executed = 0
+        """Instructions executed (not answered again from the journal) since the gateway started."""
+        self._answering: Instruction | None = None
+        self._outcomes: list[Message] = []
         self._own: set[str] = set()
         self._own_types: tuple[type[Message], ...] = ()
 
@@ -85,30 +92,66 @@ class GatewayComponent(Component):
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    async def handle(self, instruction: VenueInstruction) -> None:
-        if instruction.venue != self.venue or instruction.id in self._seen:
+    async def handle(self, instruction: Instruction) -> None:
+        if instruction.venue != self.venue:
             return
-        self._seen[instruction.id] = None
-        if len(self._seen) > _SEEN_LIMIT:
-            self._seen.popitem(last=False)
+        key = instruction.key
+        recorded = await self.journal.claim(key)
+        if recorded is not None:
+            await self.answer_again(instruction, recorded)
+            return
+        self.executed += 1
+        self._answering, self._outcomes = instruction, []
         try:
             await self.execute(instruction)
         except VenueError as exc:
-            log.info("%s rejected %s %s: %s", self.venue, type(instruction).__name__, instruction.id, exc)
+            log.info("%s rejected %s %s: %s", self.venue, instruction.kind, instruction.id, exc)
             await self.reject(instruction, exc)
         except Exception as exc:
             await self.reject(instruction, InternalError(f"{type(exc).__name__}: {exc}"))
             raise
+        finally:
+            outcomes, self._answering, self._outcomes = self._outcomes, None, []
+            await self.journal.complete(key, outcomes)
 
-    async def execute(self, instruction: VenueInstruction) -> None:
-        raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
+    async def answer_again(self, instruction: Instruction, recorded: Recorded) -> None:
+        """Answer a key executed before with the messages recorded for it, unchanged (same ids, so a
+        consumer that saw them already can tell), or :meth:`recover` when its execution never finished.
+        The gateway's own books took them in when they were first published."""
+        if not recorded.outcomes:
+            await self.recover(instruction)
+            return
+        log.info("%s: %s %s executed before, answered again", self.venue, instruction.kind, instruction.key)
+        for message in recorded.outcomes:
+            if self._own_types and isinstance(message, self._own_types):
+                self._own.add(message.id)  # booked when first published: not again when it comes back
+            await Component.emit(self, message)
 
-    async def accept(self, instruction: VenueInstruction) -> None:
+    async def recover(self, instruction: Instruction) -> None:
+        """Answer an instruction whose execution was interrupted (its key claimed, no outcome recorded).
+
+        A simulated venue lost the state of that execution with its process, so it cannot tell whether
+        the instruction took effect: it rejects it as ``outcome_unknown`` and the sender reconciles from
+        the balances. A live gateway overrides this with a status query by client order id.
+        """
+        log.warning(
+            "%s: %s %s was interrupted, outcome unknown", self.venue, instruction.kind, instruction.key
+        )
+        await self.reject(instruction, OutcomeUnknown(f"{instruction.key}: interrupted before its outcome"))
+
+    async def execute(self, instruction: Instruction) -> None:
+        raise self.unsupported(instruction)
+
+    def unsupported(self, instruction: Instruction) -> UnsupportedInstruction:
+        """The rejection of an action this venue does not carry out."""
+        return UnsupportedInstruction(f"{self.venue} does not handle {instruction.kind}")
+
+    async def accept(self, instruction: Instruction) -> None:
         await self.emit(
             self.make(InstructionAccepted, cause=instruction, instruction_id=instruction.id, venue=self.venue)
         )
 
-    async def fill(self, instruction: VenueInstruction, execution: Execution) -> None:
+    async def fill(self, instruction: Instruction, execution: Execution) -> None:
         """Publish accepted then filled for an instruction carried out at once."""
         await self.accept(instruction)
         await self.filled(instruction, execution)
@@ -128,7 +171,7 @@ class GatewayComponent(Component):
             )
         )
 
-    async def filled(self, instruction: VenueInstruction, execution: Execution) -> None:
+    async def filled(self, instruction: Instruction, execution: Execution) -> None:
         """Publish ``InstructionFilled`` only (after :meth:`accept` and anything booked in between)."""
         await self.emit(
             self.make(
@@ -143,7 +186,7 @@ class GatewayComponent(Component):
             )
         )
 
-    async def reject(self, instruction: VenueInstruction, error: VenueError) -> None:
+    async def reject(self, instruction: Instruction, error: VenueError) -> None:
         await self.emit(
             self.make(
                 InstructionRejected,
@@ -165,6 +208,9 @@ class GatewayComponent(Component):
     async def emit(self, message: Message) -> None:
         if self._own_types and isinstance(message, self._own_types):
             self._own.add(message.id)
+        answering = self._answering
+        if answering is not None and message.causation_id == answering.id:
+            self._outcomes.append(message)
         await super().emit(message)
 
     def is_own(self, message: Message) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from basis.bus.messages import VenueInstruction
+from basis.bus.messages import Instruction
 
 
 @runtime_checkable
@@ -25,7 +25,7 @@ class VenueGateway(Protocol):
         """Subscribe to the venue's instructions and the market data / events it needs."""
         ...
 
-    async def handle(self, instruction: VenueInstruction) -> None:
+    async def handle(self, instruction: Instruction) -> None:
         """Answer one instruction on the bus (accepted + filled, or rejected)."""
         ...
 

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 from typing import get_args
 
-from .base import SCHEMA_VERSION, Message
-from .commands import (
-    VENUE_INSTRUCTION_TYPES,
+from .actions import (
+    ACTION_TYPES,
+    KINDS,
+    Action,
+    AnyAction,
     AtomicBundle,
     Borrow,
-    Command,
     FlashLoan,
-    Instruction,
-    InvestorDeposit,
-    InvestorWithdrawal,
+    OrderType,
     PerpTrade,
     Repay,
+    SetEMode,
     Side,
     SpotTrade,
     Stake,
     Step,
+    StepAction,
     Supply,
     Swap,
+    TimeInForce,
     Transfer,
     Unstake,
-    VenueInstruction,
     Withdraw,
 )
+from .base import SCHEMA_VERSION, Message
+from .commands import Command, Instruction, InvestorDeposit, InvestorWithdrawal
 from .events import (
     Event,
     Exposure,
@@ -66,9 +69,12 @@ AnyMessage = MarketData | Command | Event | System
 MESSAGE_TYPES: tuple[type[Message], ...] = tuple(get_args(AnyMessage))
 
 __all__ = [
+    "ACTION_TYPES",
+    "KINDS",
     "MESSAGE_TYPES",
     "SCHEMA_VERSION",
-    "VENUE_INSTRUCTION_TYPES",
+    "Action",
+    "AnyAction",
     "AnyMessage",
     "AtomicBundle",
     "Bar",
@@ -97,6 +103,7 @@ __all__ = [
     "Message",
     "ModelSignal",
     "OraclePrice",
+    "OrderType",
     "PerpTrade",
     "PnlSnapshot",
     "PositionSnapshot",
@@ -107,20 +114,22 @@ __all__ = [
     "RiskLevel",
     "RouteCompleted",
     "RunStarted",
+    "SetEMode",
     "Settled",
     "SettlementKind",
     "Side",
     "SpotTrade",
     "Stake",
     "Step",
+    "StepAction",
     "StrategyDecided",
     "Supply",
     "Swap",
     "System",
+    "TimeInForce",
     "Transfer",
     "TransferCompleted",
     "Unstake",
-    "VenueInstruction",
     "Withdraw",
     "WrapperAction",
 ]

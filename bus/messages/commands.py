@@ -1,100 +1,42 @@
-"""Commands: imperative instructions published on ``cmd.<target>.<kind>``."""
+"""Commands: imperative messages published on ``cmd.<target>.<kind>``.
+
+An :class:`Instruction` carries one typed action (:mod:`.actions`) to one venue, or to the execution
+router (``venue="router"``), which picks the venue by the action's type. Its id is its idempotency key:
+a gateway executes a key at most once, however often the instruction is delivered, and answers a
+duplicate with the original outcome; venues that take a client order id get this one.
+"""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
-import msgspec
-
+from .actions import AnyAction
 from .base import Message
-
-Side = Literal["buy", "sell"]
 
 
 class Instruction(Message, frozen=True, kw_only=True):
-    """An instruction for one venue. ``venue`` is the target; the router may fill it from the action map."""
+    """Do ``action`` on ``venue``.
+
+    ``route`` overrides the action type the router routes by (empty: the default of the action's type);
+    ``deadline_ns`` is the time by which the sender expects a final outcome (0: none). Past it the sender
+    asks the venue for the instruction's status instead of waiting on.
+    """
 
     venue: str
-    action: str = ""
+    action: AnyAction
+    route: str = ""
+    deadline_ns: int = 0
 
+    @property
+    def key(self) -> str:
+        """The idempotency key (the client order id): the instruction's id."""
+        return self.id
 
-class SpotTrade(Instruction, frozen=True, kw_only=True):
-    symbol: str
-    side: Side
-    quantity: float
+    @property
+    def kind(self) -> str:
+        """The action's kind: the last token of the instruction's subject."""
+        return self.action.kind
 
-
-class PerpTrade(Instruction, frozen=True, kw_only=True):
-    symbol: str
-    side: Side
-    quantity: float
-    reduce_only: bool = False
-
-
-class Supply(Instruction, frozen=True, kw_only=True):
-    asset: str
-    amount: float
-
-
-class Withdraw(Instruction, frozen=True, kw_only=True):
-    asset: str
-    amount: float
-
-
-class Borrow(Instruction, frozen=True, kw_only=True):
-    asset: str
-    amount: float
-
-
-class Repay(Instruction, frozen=True, kw_only=True):
-    asset: str
-    amount: float
-
-
-class Stake(Instruction, frozen=True, kw_only=True):
-    """Stake ``amount`` ETH and receive the venue's liquid staking token."""
-
-    token: str
-    amount: float
-
-
-class Unstake(Instruction, frozen=True, kw_only=True):
-    """Redeem ``amount`` of a liquid staking token for ETH."""
-
-    token: str
-    amount: float
-
-
-class Swap(Instruction, frozen=True, kw_only=True):
-    sell_asset: str
-    buy_asset: str
-    amount: float
-    max_slippage_bps: float = 50.0
-
-
-class Transfer(Instruction, frozen=True, kw_only=True):
-    """Move ``amount`` of ``asset`` between accounts (wallet ↔ CEX, CEX ↔ CEX)."""
-
-    source: str
-    destination: str
-    asset: str
-    amount: float
-
-
-class FlashLoan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    venue: str
-    asset: str
-    amount: float
-
-
-Step = Supply | Withdraw | Borrow | Repay | Stake | Unstake | Swap
-
-
-class AtomicBundle(Instruction, frozen=True, kw_only=True):
-    """Steps executed in one transaction (e.g. through Instadapp), optionally inside a flash loan."""
-
-    steps: tuple[Step, ...]
-    flash_loan: FlashLoan | None = None
+    def describe(self) -> str:
+        return f"{self.action.describe()}@{self.venue}"
 
 
 class InvestorDeposit(Message, frozen=True, kw_only=True):
@@ -111,19 +53,4 @@ class InvestorWithdrawal(Message, frozen=True, kw_only=True):
     asset: str
 
 
-VenueInstruction = (
-    SpotTrade
-    | PerpTrade
-    | Supply
-    | Withdraw
-    | Borrow
-    | Repay
-    | Stake
-    | Unstake
-    | Swap
-    | Transfer
-    | AtomicBundle
-)
-Command = VenueInstruction | InvestorDeposit | InvestorWithdrawal
-VENUE_INSTRUCTION_TYPES: tuple[type[Instruction], ...] = get_args(VenueInstruction)
-"""Every instruction a venue (or the router) may be sent, for ``Bus.subscribe(types=...)``."""
+Command = Instruction | InvestorDeposit | InvestorWithdrawal

@@ -1,7 +1,7 @@
 """Action types: which venue (or venues, with weights) carries out each kind of instruction.
 
-Every instruction sent to the router has an action type: its ``action`` field when set, otherwise the
-default for its type (:data:`DEFAULT_ACTIONS`). :class:`ActionMap` maps action types to weighted venues;
+Every instruction sent to the router has an action type: its ``route`` field when set, otherwise the
+default for the type of its action (:data:`DEFAULT_ACTIONS`). :class:`ActionMap` maps action types to weighted venues;
 an action with several venues (``hedge``: the perp legs split by ``hedge_allocation``) is split into one
 child instruction per venue with a positive weight, sized ``size × weight`` (weights normalised to sum
 to 1). Actions in ``source_routed`` (``wallet_transfer``) go to the account the funds leave from, the
@@ -17,6 +17,7 @@ from typing import Final
 
 from basis.bus import subjects
 from basis.bus.messages import (
+    Action,
     AtomicBundle,
     Borrow,
     Instruction,
@@ -45,7 +46,7 @@ HEDGE, SPOT, LENDING, STAKING, FLASH_LOAN, SWAP, UNWIND, WALLET_TRANSFER = (
     "wallet_transfer",
 )
 
-DEFAULT_ACTIONS: Final[dict[type[Instruction], str]] = {
+DEFAULT_ACTIONS: Final[dict[type[Action], str]] = {
     PerpTrade: HEDGE,
     SpotTrade: SPOT,
     Supply: LENDING,
@@ -58,9 +59,9 @@ DEFAULT_ACTIONS: Final[dict[type[Instruction], str]] = {
     AtomicBundle: FLASH_LOAN,
     Transfer: WALLET_TRANSFER,
 }
-"""The action type of an instruction whose ``action`` field is empty."""
+"""The action type of an instruction whose ``route`` field is empty."""
 
-SIZE_FIELDS: Final[dict[type[Instruction], str]] = {
+SIZE_FIELDS: Final[dict[type[Action], str]] = {
     PerpTrade: "quantity",
     SpotTrade: "quantity",
     Supply: "amount",
@@ -72,7 +73,7 @@ SIZE_FIELDS: Final[dict[type[Instruction], str]] = {
     Swap: "amount",
     Transfer: "amount",
 }
-"""The field holding the size an instruction may be split on (an atomic bundle cannot be split)."""
+"""The field of each action holding the size it may be split on (an atomic bundle cannot be split)."""
 
 
 class RoutingError(ValueError):
@@ -81,17 +82,17 @@ class RoutingError(ValueError):
 
 def action_of(instruction: Instruction) -> str:
     """The action type of ``instruction``."""
-    if instruction.action:
-        return instruction.action
+    if instruction.route:
+        return instruction.route
     try:
-        return DEFAULT_ACTIONS[type(instruction)]
+        return DEFAULT_ACTIONS[type(instruction.action)]
     except KeyError:
-        raise RoutingError(f"no action type for {type(instruction).__name__}") from None
+        raise RoutingError(f"no action type for {instruction.kind}") from None
 
 
 def size_of(instruction: Instruction) -> float | None:
-    name = SIZE_FIELDS.get(type(instruction))
-    return None if name is None else float(getattr(instruction, name))
+    name = SIZE_FIELDS.get(type(instruction.action))
+    return None if name is None else float(getattr(instruction.action, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +156,9 @@ class ActionMap:
         """The child legs of ``instruction``; raises :class:`RoutingError` when there is no route."""
         action = action_of(instruction)
         if action in self.source_routed:
-            source = getattr(instruction, "source", None)
+            source = getattr(instruction.action, "source", None)
             if not isinstance(source, str) or not source:
-                raise RoutingError(
-                    f"action {action} needs a source account, {type(instruction).__name__} has none"
-                )
+                raise RoutingError(f"action {action} needs a source account, {instruction.kind} has none")
             return [Leg(source, None)]
         weights = self.venues.get(action)
         if weights is None:
@@ -169,7 +168,7 @@ class ActionMap:
             return [Leg(active[0][0], None)]
         size = size_of(instruction)
         if size is None:
-            raise RoutingError(f"{type(instruction).__name__} cannot be split across {len(active)} venues")
+            raise RoutingError(f"{instruction.kind} cannot be split across {len(active)} venues")
         total = sum(w for _, w in active)
         scale = 1.0 if abs(total - 1.0) <= 1e-12 else 1.0 / total
         return [Leg(venue, size * (w * scale)) for venue, w in active]

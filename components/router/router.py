@@ -36,7 +36,6 @@ from basis.bus.clock import Clock
 from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
-    VENUE_INSTRUCTION_TYPES,
     ClockTicked,
     Instruction,
     InstructionFilled,
@@ -57,7 +56,7 @@ log = logging.getLogger("basis.router")
 
 NS_PER_S = 1_000_000_000
 SEEN_LIMIT = 100_000
-INSTRUCTION_TYPES = VENUE_INSTRUCTION_TYPES
+INSTRUCTION_TYPES: tuple[type[Message], ...] = (Instruction,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +161,8 @@ class ExecutionRouter(Component):
             "correlation_id": parent.correlation_id or parent.id,
         }
         if leg.size is not None:
-            fields[SIZE_FIELDS[type(parent)]] = leg.size
+            action = parent.action
+            fields["action"] = msgspec.structs.replace(action, **{SIZE_FIELDS[type(action)]: leg.size})
         child = msgspec.structs.replace(parent, **fields)
         leg.attempts += 1
         leg.status = "sent"
@@ -179,8 +179,8 @@ class ExecutionRouter(Component):
             return
         parent = leg.route.parent
         awaits_arrival = (
-            isinstance(parent, Transfer)
-            and parent.destination not in self.params.external_destinations
+            isinstance(parent.action, Transfer)
+            and parent.action.destination not in self.params.external_destinations
             and not leg.arrived
         )
         if awaits_arrival:

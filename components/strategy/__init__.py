@@ -14,7 +14,7 @@ from .basis import BasisStrategy, BtcBasisStrategy, EthBasisStrategy
 from .lending import PureLendingStrategy
 from .params import BasisParams, LendingParams, StrategyParams, derive_margin_buffer
 from .registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
-from .view import Order, Target, View
+from .view import Target, View
 
 __all__ = [
     "STRATEGIES",
@@ -23,7 +23,6 @@ __all__ = [
     "BtcBasisStrategy",
     "EthBasisStrategy",
     "LendingParams",
-    "Order",
     "PureLendingStrategy",
     "Strategy",
     "StrategyParams",

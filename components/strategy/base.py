@@ -6,8 +6,9 @@ A mode subclass implements three small hooks:
   equity (USD) at the current prices;
 * :meth:`Strategy.deployed_usd` — the deployable equity its current positions correspond to (used to
   scale positions down on a risk override);
-* :meth:`Strategy.plan` — the orders that move the book toward a target with what is where now
-  (``reduce_only``: only orders that shrink positions).
+* :meth:`Strategy.plan` — the actions (typed, :mod:`basis.bus.messages.actions`) that move the book
+  toward a target with what is where now (``reduce_only``: only actions that shrink positions); each is
+  sent to the execution router, which picks the venue by the action's type.
 
 and may add :meth:`Strategy.rebalance_triggers` (reasons to rebalance below the deviation threshold).
 
@@ -51,6 +52,7 @@ from basis.bus.clock import Clock
 from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
+    AnyAction,
     ClockTicked,
     ExposureSnapshot,
     FlowBooked,
@@ -64,14 +66,15 @@ from basis.bus.messages import (
     RiskAssessment,
     RouteCompleted,
     StrategyDecided,
+    Swap,
     Transfer,
     WrapperAction,
 )
 from basis.components.pricing import PriceBook, PriceError, follow_prices
 
-from ..router.actions import ROUTER, WALLET_TRANSFER
+from ..router.actions import ROUTER
 from .params import StrategyParams
-from .view import Order, Target, View, swap_order
+from .view import Target, View
 from .withdrawals import Withdrawal, WithdrawalQueue
 
 if TYPE_CHECKING:
@@ -175,8 +178,8 @@ class Strategy(Component, Generic[P]):
         """The deployable equity (USD) the current positions correspond to."""
 
     @abstractmethod
-    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[Order]:
-        """Orders that move the book toward ``target`` with the balances held now."""
+    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
+        """Actions that move the book toward ``target`` with the balances held now."""
 
     def rebalance_triggers(self, view: View) -> list[Trigger]:
         """Mode-specific reasons to rebalance even within the deviation threshold."""
@@ -451,12 +454,12 @@ class Strategy(Component, Generic[P]):
         target = target or self.target(view, 0.0)
         return await self._rebalance("exit_full", view, cause, reason, target, hold_reason=hold_reason)
 
-    async def sell_dust(self, view: View, cause: Message, orders: list[Order] | None = None) -> bool:
+    async def sell_dust(self, view: View, cause: Message, orders: list[Swap] | None = None) -> bool:
         """Sell reward tokens worth more than ``dust_threshold`` of equity into the share class."""
         orders = self.dust_orders(view) if orders is None else orders
         if not orders:
             return False
-        tokens = ", ".join(str(o.fields["sell_asset"]) for o in orders)
+        tokens = ", ".join(o.sell_asset for o in orders)
         await self._send(
             "sell_dust",
             f"dust above {self.params.dust_threshold:.2%} of equity: {tokens}",
@@ -467,8 +470,8 @@ class Strategy(Component, Generic[P]):
         )
         return True
 
-    def dust_orders(self, view: View) -> list[Order]:
-        orders: list[Order] = []
+    def dust_orders(self, view: View) -> list[Swap]:
+        orders: list[Swap] = []
         for token in self.params.dust_tokens:
             quantity = view.token(self.params.wallet, token)
             if quantity <= 0:
@@ -478,7 +481,7 @@ class Strategy(Component, Generic[P]):
             except PriceError:
                 continue
             if value >= max(self.params.dust_threshold * view.equity_usd, self.params.min_order_usd):
-                orders.append(swap_order(token, self.params.share_class, quantity))
+                orders.append(Swap(sell_asset=token, buy_asset=self.params.share_class, amount=quantity))
         return orders
 
     # --- sending ----------------------------------------------------------------------------------
@@ -538,7 +541,7 @@ class Strategy(Component, Generic[P]):
         action: WrapperAction,
         reason: str,
         target: Target | None,
-        orders: Sequence[Order],
+        orders: Sequence[AnyAction],
         payouts: list[tuple[Withdrawal, float]],
         cause: Message,
     ) -> None:
@@ -549,27 +552,28 @@ class Strategy(Component, Generic[P]):
         instructions: list[Instruction] = []
         for order in orders:
             instructions.append(
-                order.kind(
+                Instruction(
                     id=self.ids.next_id(),
                     ts=now,
                     causation_id=decision_id,
                     correlation_id=decision_id,
-                    venue=order.venue,
-                    **order.fields,
+                    venue=ROUTER,
+                    action=order,
                 )
             )
         for withdrawal, amount in payouts:
-            payout = Transfer(
+            payout = Instruction(
                 id=self.ids.next_id(),
                 ts=now,
                 causation_id=decision_id,
                 correlation_id=withdrawal.request_id,
                 venue=self.params.wallet,
-                action=WALLET_TRANSFER,
-                source=self.params.wallet,
-                destination=self.params.investor,
-                asset=self.params.share_class,
-                amount=amount,
+                action=Transfer(
+                    source=self.params.wallet,
+                    destination=self.params.investor,
+                    asset=self.params.share_class,
+                    amount=amount,
+                ),
             )
             self.withdrawals.paying(withdrawal, payout.id)
             instructions.append(payout)

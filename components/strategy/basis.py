@@ -29,12 +29,13 @@ from basis.bus import instruments
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
+from basis.bus.messages import AnyAction
 from basis.components.pricing import PriceBook
 
 from .base import Strategy, Trigger
 from .basis_plan import BasisPlanner
 from .params import BasisParams, StrategyParams, derive_margin_buffer
-from .view import Order, Target, View
+from .view import Target, View
 
 if TYPE_CHECKING:
     from basis.configs.models import ModeConfig
@@ -197,7 +198,7 @@ class BasisStrategy(Strategy[BasisParams]):
                 found.append(Trigger("margin", f"{venue} margin ratio {ratio:.4f} <= warning {warning:g}"))
         return found
 
-    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[Order]:
+    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
         return BasisPlanner(self, view, target, reduce_only=reduce_only).orders()
 
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from basis.bus import instruments
+from basis.bus.messages import AnyAction, PerpTrade, SpotTrade, Transfer
 
-from .view import Order, Target, View, hedge_order, spot_order, transfer_order
+from .view import Target, View
 
 if TYPE_CHECKING:
     from .basis import BasisStrategy
@@ -63,7 +64,7 @@ class BasisPlanner:
 
     # --- the pass ---------------------------------------------------------------------------------
 
-    def orders(self) -> list[Order]:
+    def orders(self) -> list[AnyAction]:
         p = self.p
         net = self.spot_gap()
         sell = min(-net, max(0.0, self.held(p.spot_venue, p.asset))) if net < 0 else 0.0
@@ -77,11 +78,11 @@ class BasisPlanner:
             buy = buy if buy >= self.min_units else 0.0
             hedge = self.hedge_after(buy, sell)
 
-        orders: list[Order] = []
+        orders: list[AnyAction] = []
         if sell:
-            orders.append(spot_order(p.symbol, "sell", sell))
+            orders.append(SpotTrade(symbol=p.symbol, side="sell", quantity=sell))
         if buy:
-            orders.append(spot_order(p.symbol, "buy", buy))
+            orders.append(SpotTrade(symbol=p.symbol, side="buy", quantity=buy))
         orders += self.hedge_orders(hedge)
         if not self.reduce_only:
             remaining_buy = max(0.0, net - buy) if net > 0 else 0.0
@@ -130,15 +131,15 @@ class BasisPlanner:
         share = p.allocation[venue]
         return max(0.0, equity) / (p.opening_ratio * share * self.s.mark(self.view, venue))
 
-    def hedge_orders(self, hedge: float) -> list[Order]:
+    def hedge_orders(self, hedge: float) -> list[AnyAction]:
         current = self.s.hedge_size(self.view)
         delta = hedge - current
         if abs(delta) < self.min_units:
             return []
         if delta > 0:
-            return [hedge_order(self.p.symbol, "sell", delta)]
+            return [PerpTrade(symbol=self.p.symbol, side="sell", quantity=delta)]
         all_short = all(self.view.qty(self.s.perp_key(v)) < 0 for v in self.p.allocation)
-        return [hedge_order(self.p.symbol, "buy", -delta, reduce_only=all_short)]
+        return [PerpTrade(symbol=self.p.symbol, side="buy", quantity=-delta, reduce_only=all_short)]
 
     # --- transfers --------------------------------------------------------------------------------
 
@@ -159,10 +160,12 @@ class BasisPlanner:
             keep = max(keep, current + (self.cost(remaining_buy) if venue == p.spot_venue else 0.0))
         return keep, need
 
-    def transfers(self, buy: float, sell: float, remaining_buy: float, remaining_sell: float) -> list[Order]:
+    def transfers(
+        self, buy: float, sell: float, remaining_buy: float, remaining_sell: float
+    ) -> list[AnyAction]:
         p = self.p
-        outgoing: list[Order] = []
-        incoming: list[Order] = []
+        outgoing: list[AnyAction] = []
+        incoming: list[AnyAction] = []
         band = 0.0 if len(self.s.withdrawals) else p.transfer_band
         for asset in dict.fromkeys((p.quote, p.asset)):
             unit = 1.0 if asset == p.quote else self.price
@@ -175,7 +178,11 @@ class BasisPlanner:
                 keep, need = self.keep(venue, asset, remaining_buy, remaining_sell)
                 worth = max(minimum, band * max(keep, need))
                 if held - keep >= worth:
-                    outgoing.append(transfer_order(venue, p.wallet, asset, min(held - keep, held)))
+                    outgoing.append(
+                        Transfer(
+                            source=venue, destination=p.wallet, asset=asset, amount=min(held - keep, held)
+                        )
+                    )
                 elif need - held >= worth:
                     deficits.append((venue, need - held))
             free = self.held(p.wallet, asset) - self.wanted(p.wallet, asset)
@@ -186,5 +193,5 @@ class BasisPlanner:
             for venue, deficit in deficits:
                 amount = deficit * scale
                 if amount >= minimum:
-                    incoming.append(transfer_order(p.wallet, venue, asset, amount))
+                    incoming.append(Transfer(source=p.wallet, destination=venue, asset=asset, amount=amount))
         return outgoing + incoming

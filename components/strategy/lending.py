@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
+from basis.bus.messages import AnyAction, Supply, Withdraw
 
 from .base import Strategy
 from .params import LendingParams, StrategyParams
-from .view import Order, Target, View, supply_order, withdraw_order
+from .view import Target, View
 
 if TYPE_CHECKING:
     from basis.configs.models import ModeConfig
@@ -47,15 +48,15 @@ class PureLendingStrategy(Strategy[LendingParams]):
     def deployed_usd(self, view: View) -> float:
         return view.qty(self.supplied_key) * view.price(self.params.asset)
 
-    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[Order]:
+    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
         asset, price = self.params.asset, view.price(self.params.asset)
         minimum = self.params.min_order_usd / price
         gap = target.get(self.supplied_key) - view.qty(self.supplied_key)
         if gap < 0 and -gap >= minimum:
-            return [withdraw_order(asset, min(-gap, view.qty(self.supplied_key)))]
+            return [Withdraw(asset=asset, amount=min(-gap, view.qty(self.supplied_key)))]
         if gap > 0 and not reduce_only:
             free = view.qty(self.wallet_key) - target.get(self.wallet_key)
             amount = min(gap, free)
             if amount >= minimum:
-                return [supply_order(asset, amount)]
+                return [Supply(asset=asset, amount=amount)]
         return []

@@ -1,26 +1,15 @@
-"""What one decision looks at (:class:`View`), what it aims for (:class:`Target`) and what it sends
-(:class:`Order`). Pure values, no I/O."""
+"""What one decision looks at (:class:`View`) and what it aims for (:class:`Target`). Pure values, no I/O.
+
+What a decision sends are typed actions (:mod:`basis.bus.messages.actions`), planned by the mode."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from basis.bus import instruments
-from basis.bus.messages import (
-    Instruction,
-    PerpTrade,
-    RiskAssessment,
-    Side,
-    SpotTrade,
-    Supply,
-    Swap,
-    Transfer,
-    Withdraw,
-)
+from basis.bus.messages import RiskAssessment
 from basis.components.pricing import PriceBook
-from basis.components.router.actions import HEDGE, LENDING, ROUTER, SPOT, SWAP, WALLET_TRANSFER
 
 
 @dataclass(frozen=True)
@@ -85,54 +74,3 @@ class Target:
 
     def get(self, key: str) -> float:
         return self.positions.get(key, 0.0)
-
-
-@dataclass(frozen=True)
-class Order:
-    """One instruction to send: its type and fields (``venue`` defaults to the router)."""
-
-    kind: type[Instruction]
-    fields: Mapping[str, Any]
-    venue: str = ROUTER
-
-    def describe(self) -> str:
-        body = ", ".join(f"{k}={v}" for k, v in self.fields.items() if k != "action")
-        return f"{self.kind.__name__}@{self.venue}({body})"
-
-
-def spot_order(symbol: str, side: Side, quantity: float) -> Order:
-    return Order(SpotTrade, {"action": SPOT, "symbol": symbol, "side": side, "quantity": quantity})
-
-
-def hedge_order(symbol: str, side: Side, quantity: float, *, reduce_only: bool = False) -> Order:
-    fields = {
-        "action": HEDGE,
-        "symbol": symbol,
-        "side": side,
-        "quantity": quantity,
-        "reduce_only": reduce_only,
-    }
-    return Order(PerpTrade, fields)
-
-
-def transfer_order(source: str, destination: str, asset: str, amount: float) -> Order:
-    fields = {
-        "action": WALLET_TRANSFER,
-        "source": source,
-        "destination": destination,
-        "asset": asset,
-        "amount": amount,
-    }
-    return Order(Transfer, fields)
-
-
-def supply_order(asset: str, amount: float) -> Order:
-    return Order(Supply, {"action": LENDING, "asset": asset, "amount": amount})
-
-
-def withdraw_order(asset: str, amount: float) -> Order:
-    return Order(Withdraw, {"action": LENDING, "asset": asset, "amount": amount})
-
-
-def swap_order(sell_asset: str, buy_asset: str, amount: float) -> Order:
-    return Order(Swap, {"action": SWAP, "sell_asset": sell_asset, "buy_asset": buy_asset, "amount": amount})

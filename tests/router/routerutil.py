@@ -17,8 +17,8 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock, SimClock
 from basis.bus.component import Component
 from basis.bus.ids import IdFactory, SequentialIds
-from basis.bus.messages import VENUE_INSTRUCTION_TYPES as INSTRUCTION_TYPES
 from basis.bus.messages import (
+    Action,
     ClockTicked,
     Fill,
     Instruction,
@@ -36,6 +36,7 @@ from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.router import ExecutionRouter, RouterParams
 
 M = TypeVar("M", bound=Message)
+INSTRUCTION_TYPES: tuple[type[Message], ...] = (Instruction,)
 T0 = 1_719_792_000 * 1_000_000_000  # 2024-07-01T00:00:00Z
 
 
@@ -71,7 +72,7 @@ class FakeVenue(Component):
         self.script: deque[Answer] = deque(script)
         self.arrival_delay_ns = arrival_delay_ns
         self.received: list[Instruction] = []
-        self._arrivals: list[tuple[int, Transfer]] = []
+        self._arrivals: list[tuple[int, Instruction]] = []
 
     async def on_start(self) -> None:
         await self.bus.subscribe(f"cmd.{self.venue}.*", self.on_instruction, types=INSTRUCTION_TYPES)
@@ -101,7 +102,7 @@ class FakeVenue(Component):
                 changes=changes_of(instruction),
             )
         )
-        if isinstance(instruction, Transfer) and instruction.destination != "investor":
+        if isinstance(instruction.action, Transfer) and instruction.action.destination != "investor":
             self._arrivals.append((self.clock.now_ns() + self.arrival_delay_ns, instruction))
             await self.release(self.clock.now_ns())
 
@@ -111,12 +112,14 @@ class FakeVenue(Component):
     async def release(self, now_ns: int) -> None:
         due = [t for at, t in self._arrivals if at <= now_ns]
         self._arrivals = [(at, t) for at, t in self._arrivals if at > now_ns]
-        for transfer in due:
+        for instruction in due:
+            transfer = instruction.action
+            assert isinstance(transfer, Transfer)
             await self.emit(
                 self.make(
                     TransferCompleted,
-                    cause=transfer,
-                    instruction_id=transfer.id,
+                    cause=instruction,
+                    instruction_id=instruction.id,
                     source=transfer.source,
                     destination=transfer.destination,
                     asset=transfer.asset,
@@ -134,7 +137,7 @@ class FakeVenue(Component):
 def changes_of(instruction: Instruction) -> tuple[Fill, ...]:
     """Plausible balance changes of a fill (fixed price 100), enough for the router's bookkeeping."""
     venue = instruction.venue
-    match instruction:
+    match instruction.action:
         case PerpTrade(symbol=symbol, side=side, quantity=q):
             signed = q if side == "buy" else -q
             return (
@@ -218,6 +221,10 @@ class Rig:
     def make(self, cls: type[M], **fields: Any) -> M:
         fields.setdefault("ts", self.clock.now_ns())
         return cls(id=f"test.{next(self._n)}", **fields)
+
+    def instruct(self, action: Action, venue: str = "router", **fields: Any) -> Instruction:
+        """An instruction carrying ``action`` to ``venue`` (the router unless told)."""
+        return self.make(Instruction, venue=venue, action=action, **fields)
 
     async def send(self, *messages: Message) -> None:
         for message in messages:

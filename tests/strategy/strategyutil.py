@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from basis.bus.bus import Bus
 from basis.bus.clock import SimClock
 from basis.bus.ids import SequentialIds
-from basis.bus.messages import Bar, ClockTicked, Instruction, Message, StrategyDecided
+from basis.bus.messages import Action, Bar, ClockTicked, Instruction, Message, StrategyDecided
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.pricing import PriceBook
 from basis.components.strategy import BasisParams, LendingParams, Strategy, View
@@ -115,6 +115,10 @@ class Tape:
 
     def of(self, cls: type[M]) -> list[M]:
         return [m for m in self.messages if isinstance(m, cls)]
+
+    def carrying(self, cls: type[Action]) -> list[Instruction]:
+        """The instructions whose action is a ``cls``, in delivery order."""
+        return [m for m in self.of(Instruction) if isinstance(m.action, cls)]
 
     def decisions(self) -> list[StrategyDecided]:
         return self.of(StrategyDecided)

@@ -23,6 +23,7 @@ from basis.bus.messages import (
     Transfer,
 )
 from basis.components.risk_monitor import RiskLimits
+from basis.components.router.actions import action_of
 from basis.components.strategy import BasisParams
 
 approx = pytest.approx
@@ -72,16 +73,17 @@ async def test_btc_basis_funds_the_venues_then_opens_both_legs_delta_neutral() -
     assert (first.action, second.action, hold.action) == ("entry_full", "entry_full", "hold")
     assert "investor capital moved" in first.reason
     sent = instructions_of(stack, first)
-    assert [(type(i).__name__, i.venue, i.destination) for i in sent] == [  # type: ignore[attr-defined]
+    assert [(type(i.action).__name__, i.venue, i.action.destination) for i in sent] == [  # type: ignore[union-attr]
         ("Transfer", "router", "binance"),
         ("Transfer", "router", "bybit"),
         ("Transfer", "router", "okx"),
     ]
-    assert sum(i.amount for i in sent) == approx(100_000.0)  # type: ignore[attr-defined]
+    assert sum(i.action.amount for i in sent) == approx(100_000.0)  # type: ignore[union-attr]
     spot, short = instructions_of(stack, second)
-    assert isinstance(spot, SpotTrade) and (spot.side, spot.venue, spot.action) == ("buy", "router", "spot")
-    assert isinstance(short, PerpTrade) and (short.side, short.action) == ("sell", "hedge")
-    assert short.quantity == approx(spot.quantity)
+    assert isinstance(spot.action, SpotTrade)
+    assert (spot.action.side, spot.venue, action_of(spot)) == ("buy", "router", "spot")
+    assert isinstance(short.action, PerpTrade) and (short.action.side, action_of(short)) == ("sell", "hedge")
+    assert short.action.quantity == approx(spot.action.quantity)
 
     # S = E / (1 + m): about 100,000 / 1.43 of BTC, the hedge split 0.4 / 0.3 / 0.3
     size = stack.qty("binance:BaseToken:BTC")
@@ -127,8 +129,8 @@ async def test_small_moves_are_held_and_a_move_past_the_threshold_rebalances() -
     assert decision.action == "exit_partial"
     assert decision.reason.startswith("deviation 2.")
     spot, short = instructions_of(stack, decision)[:2]
-    assert isinstance(spot, SpotTrade) and spot.side == "sell"
-    assert isinstance(short, PerpTrade) and short.side == "buy" and short.reduce_only
+    assert isinstance(spot.action, SpotTrade) and spot.action.side == "sell"
+    assert isinstance(short.action, PerpTrade) and short.action.side == "buy" and short.action.reduce_only
 
 
 async def test_a_margin_warning_moves_collateral_from_the_spot_venue_to_the_others() -> None:
@@ -143,8 +145,8 @@ async def test_a_margin_warning_moves_collateral_from_the_spot_venue_to_the_othe
     decisions = [d for d in stack.tape.decisions()[before:] if d.action != "hold"]
     assert "margin ratio" in decisions[0].reason
     # first sell spot and buy back perps, then move the freed USDT: binance → wallet → bybit, okx
-    assert [type(i) for i in instructions_of(stack, decisions[0])] == [SpotTrade, PerpTrade]
-    moves = [i for d in decisions for i in instructions_of(stack, d) if isinstance(i, Transfer)]
+    assert [type(i.action) for i in instructions_of(stack, decisions[0])] == [SpotTrade, PerpTrade]
+    moves = [i.action for d in decisions for i in instructions_of(stack, d) if isinstance(i.action, Transfer)]
     assert {(t.source, t.destination) for t in moves} == {
         ("binance", "wallet"),
         ("wallet", "bybit"),
@@ -174,9 +176,9 @@ async def test_a_critical_risk_only_ever_reduces() -> None:
     )
     spot, short = instructions_of(stack, cut)
     bought = instructions_of(stack, second)[0]
-    assert isinstance(bought, SpotTrade) and isinstance(spot, SpotTrade)
-    assert spot.side == "sell" and spot.quantity == approx(bought.quantity * 0.25)
-    assert isinstance(short, PerpTrade) and short.side == "buy" and short.reduce_only
+    assert isinstance(bought.action, SpotTrade) and isinstance(spot.action, SpotTrade)
+    assert spot.action.side == "sell" and spot.action.quantity == approx(bought.action.quantity * 0.25)
+    assert isinstance(short.action, PerpTrade) and short.action.side == "buy" and short.action.reduce_only
     # one cut per clock instant: the same instant saw no second cut
     same_instant = [d for d in stack.tape.decisions() if d.ts == cut.ts and d.action == "exit_partial"]
     assert same_instant == [cut]
@@ -192,8 +194,13 @@ async def test_a_withdrawal_unwinds_one_for_one_and_pays_the_investor_from_the_w
 
     [paid] = [f for f in stack.tape.of(FlowBooked) if f.kind == "withdrawal"]
     assert (paid.amount, paid.asset, paid.request_id) == (20_000.0, "USDT", request.id)
-    payout = next(i for i in stack.tape.of(Transfer) if i.destination == "investor")
-    assert (payout.venue, payout.source, payout.correlation_id) == ("wallet", "wallet", request.id)
+    payout = next(
+        i
+        for i in stack.tape.carrying(Transfer)
+        if isinstance(i.action, Transfer) and i.action.destination == "investor"
+    )
+    assert isinstance(payout.action, Transfer)
+    assert (payout.venue, payout.action.source, payout.correlation_id) == ("wallet", "wallet", request.id)
     kept = (equity_before - 20_000.0) / equity_before
     assert stack.qty("binance:BaseToken:BTC") / spot_before == approx(kept, abs=2e-3)
     assert hedge(stack) == approx(stack.qty("binance:BaseToken:BTC"), rel=1e-9)
@@ -226,7 +233,8 @@ async def test_a_failed_leg_is_unwound_at_once_and_retried_later_and_less_often(
     assert [d.action for d in acted[: 2 * len(cuts)]] == ["entry_full", "exit_partial"] * len(cuts)
     for cut in cuts:
         [buy_back] = instructions_of(stack, cut)
-        assert isinstance(buy_back, PerpTrade) and buy_back.side == "buy" and buy_back.reduce_only
+        assert isinstance(buy_back.action, PerpTrade)
+        assert buy_back.action.side == "buy" and buy_back.action.reduce_only
         assert cut.reason.startswith("risk critical (delta_drift:BTC>0.05)")
     # retries wait longer and longer (600 s doubled per failure, on the hourly clock)
     gaps = [b.ts - a.ts for a, b in itertools.pairwise(attempts)]

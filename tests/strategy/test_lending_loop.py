@@ -21,7 +21,7 @@ async def test_deposits_are_supplied_and_withdrawals_withdrawn_one_for_one() -> 
     await stack.send(stack.reserve(1.001))  # interest accrues: no rebalance for PnL under the threshold
     await stack.hour(eth=3_000.0)
     assert stack.qty(SUPPLIED) == approx(100_100.0)
-    assert len(stack.tape.of(Supply)) == 2  # the router's parent and its child
+    assert len(stack.tape.carrying(Supply)) == 2  # the router's parent and its child
 
     await stack.deposit(1_000.0)  # 1 % of equity: under the threshold, supplied because capital moved
     # equity (and so the target) counts the gas the wallet fronted (a few USDT of ETH)
@@ -30,8 +30,9 @@ async def test_deposits_are_supplied_and_withdrawals_withdrawn_one_for_one() -> 
 
     request = await stack.withdraw(30_000.0)
     await stack.hour(eth=3_000.0)
-    withdraws = [w for w in stack.tape.of(Withdraw) if w.venue == "aave_v3"]
-    assert len(withdraws) == 1 and withdraws[0].amount == approx(30_000.0 * 1.002, abs=30.0)
+    withdraws = [w.action for w in stack.tape.carrying(Withdraw) if w.venue == "aave_v3"]
+    assert len(withdraws) == 1 and isinstance(withdraws[0], Withdraw)
+    assert withdraws[0].amount == approx(30_000.0 * 1.002, abs=30.0)
     [paid] = [f for f in stack.tape.of(FlowBooked) if f.kind == "withdrawal"]
     assert (paid.amount, paid.request_id) == (30_000.0, request.id)
     pnl = stack.tape.of(PnlSnapshot)[-1]

@@ -25,6 +25,7 @@ from basis.bus.messages import (
 )
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.pricing import PriceBook
+from basis.components.router.actions import action_of
 from basis.components.strategy import PureLendingStrategy, Strategy
 
 approx = pytest.approx
@@ -96,7 +97,7 @@ async def test_it_waits_until_every_balance_event_it_saw_is_in_the_positions() -
     [decision] = fed.decisions()
     assert decision.action == "entry_full"
     [supply] = fed.tape.sent_by(decision)
-    assert isinstance(supply, Supply) and (supply.venue, supply.action, supply.amount) == (
+    assert isinstance(supply.action, Supply) and (supply.venue, action_of(supply), supply.action.amount) == (
         "router",
         "lending",
         1000.0,
@@ -145,7 +146,7 @@ async def test_a_critical_risk_cuts_by_the_risk_reduction_and_never_adds() -> No
     [cut] = fed.decisions()
     assert (cut.action, cut.reason) == ("exit_partial", "risk critical (test): scale down 25%, reduce-only")
     [withdraw] = fed.tape.sent_by(cut)
-    assert type(withdraw).__name__ == "Withdraw" and withdraw.amount == approx(250.0)  # type: ignore[attr-defined]
+    assert type(withdraw.action).__name__ == "Withdraw" and withdraw.action.amount == approx(250.0)  # type: ignore[union-attr]
     await fed.feed.send(fed.feed.make(RouteCompleted, instruction_id=withdraw.id, filled=True))
     await publish_book(fed, {SUPPLIED: 750.0, WALLET: 750.0})
     await fed.loop("critical")
@@ -159,7 +160,7 @@ async def test_a_critical_risk_with_nothing_held_holds() -> None:
     await fed.loop("critical")
     [hold] = fed.decisions()
     assert (hold.action, hold.reason) == ("hold", "risk critical: nothing to reduce")
-    assert fed.tape.of(Supply) == []
+    assert fed.tape.carrying(Supply) == []
 
 
 async def test_a_payout_goes_to_the_wallet_venue_and_settles_the_withdrawal_when_filled() -> None:
@@ -169,8 +170,8 @@ async def test_a_payout_goes_to_the_wallet_venue_and_settles_the_withdrawal_when
     await fed.feed.send(request)  # decides at once: the book is settled
     [decision] = fed.decisions()
     [payout] = fed.tape.sent_by(decision)
-    assert isinstance(payout, Transfer)
-    assert (payout.venue, payout.source, payout.destination, payout.amount) == (
+    assert isinstance(payout.action, Transfer)
+    assert (payout.venue, payout.action.source, payout.action.destination, payout.action.amount) == (
         "wallet",
         "wallet",
         "investor",
@@ -187,7 +188,7 @@ async def test_a_payout_goes_to_the_wallet_venue_and_settles_the_withdrawal_when
     await fed.feed.tick(HOUR)
     await fed.loop()
     retry = fed.tape.sent_by(fed.decisions()[-1])
-    assert [type(i) for i in retry] == [Transfer]
+    assert [type(i.action) for i in retry] == [Transfer]
     filled = fed.feed.make(
         InstructionFilled,
         instruction_id=retry[0].id,
@@ -205,7 +206,8 @@ async def test_dust_is_sold_into_the_share_class_when_nothing_else_is_due() -> N
     [decision] = fed.decisions()
     assert decision.action == "sell_dust"
     [swap] = fed.tape.sent_by(decision)
-    assert isinstance(swap, Swap) and (swap.sell_asset, swap.buy_asset, swap.amount, swap.venue) == (
+    assert isinstance(swap.action, Swap)
+    assert (swap.action.sell_asset, swap.action.buy_asset, swap.action.amount, swap.venue) == (
         "ETH",
         "USDT",
         0.01,

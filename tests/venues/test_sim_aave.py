@@ -38,7 +38,7 @@ async def test_supply_books_wallet_atoken_and_gas(h: Harness) -> None:
     aave = await setup(h)
     await fund(h, "USDT", 5_000.0)
     await h.reserve("USDT", 1.02, 1.05, 1.0)
-    supply = await h.send(Supply, venue="aave_v3", asset="USDT", amount=1_000.0)
+    supply = await h.instruct("aave_v3", Supply(asset="USDT", amount=1_000.0))
     fill = h.filled(supply)
     gas = 220_000 * GWEI * 1e-9
     assert changes(fill) == [
@@ -59,7 +59,7 @@ async def test_interest_is_scaled_balance_times_index_growth(h: Harness) -> None
     aave = await setup(h)
     await fund(h, "USDT", 5_000.0)
     await h.reserve("USDT", 1.02, 1.05, 1.0)
-    await h.send(Supply, venue="aave_v3", asset="USDT", amount=1_000.0)
+    await h.instruct("aave_v3", Supply(asset="USDT", amount=1_000.0))
     await h.reserve("USDT", 1.0302, 1.06, 1.0)
     await h.reserve("USDT", 1.0404, 1.07, 1.0)
     first, second = h.of(Settled)
@@ -77,7 +77,7 @@ async def test_interest_is_scaled_balance_times_index_growth(h: Harness) -> None
     assert h.book("aave_v3:")["aave_v3:aToken:aUSDT"] == approx(scaled * 1.0404, rel=1e-15)
 
     # a partial withdrawal keeps accruing on what is left
-    out = await h.send(Withdraw, venue="aave_v3", asset="USDT", amount=510.0)
+    out = await h.instruct("aave_v3", Withdraw(asset="USDT", amount=510.0))
     assert changes(h.filled(out))[:2] == [
         ("aave_v3:aToken:aUSDT", -510.0, 0.0),
         ("wallet:BaseToken:USDT", 510.0, 0.0),
@@ -91,8 +91,8 @@ async def test_borrow_cost_grows_debt_with_borrow_index(h: Harness) -> None:
     await fund(h, "ETH", 10.0)
     await h.reserve("WETH", 1.0, 1.1, 3_000.0)
     await h.reserve("USDT", 1.0, 1.2, 1.0)
-    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)
-    borrow = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=20_000.0)
+    await h.instruct("aave_v3", Supply(asset="ETH", amount=10.0))
+    borrow = await h.instruct("aave_v3", Borrow(asset="USDT", amount=20_000.0))
     assert changes(h.filled(borrow))[:2] == [
         ("aave_v3:debtToken:debtUSDT", 20_000.0, 0.0),
         ("wallet:BaseToken:USDT", 20_000.0, 0.0),
@@ -108,12 +108,12 @@ async def test_eth_and_weth_are_one_wallet_balance_and_one_reserve(h: Harness) -
     aave = await setup(h)
     await fund(h, "WETH", 3.0)  # booked on wallet:BaseToken:ETH
     await h.reserve("WETH", 1.0, 1.0, 3_000.0)
-    supply = await h.send(Supply, venue="aave_v3", asset="WETH", amount=2.0)
+    supply = await h.instruct("aave_v3", Supply(asset="WETH", amount=2.0))
     assert changes(h.filled(supply))[:2] == [
         ("wallet:BaseToken:ETH", -2.0, 0.0),
         ("aave_v3:aToken:aWETH", 2.0, 0.0),
     ]
-    borrow = await h.send(Borrow, venue="aave_v3", asset="ETH", amount=0.5)
+    borrow = await h.instruct("aave_v3", Borrow(asset="ETH", amount=0.5))
     assert changes(h.filled(borrow))[:2] == [
         ("aave_v3:debtToken:debtWETH", 0.5, 0.0),
         ("wallet:BaseToken:ETH", 0.5, 0.0),
@@ -126,17 +126,17 @@ async def test_borrow_and_withdraw_limited_by_ltv(h: Harness) -> None:
     await fund(h, "ETH", 10.0)
     await h.reserve("WETH", 1.0, 1.0, 3_000.0)
     await h.reserve("USDT", 1.0, 1.0, 1.0)
-    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)  # 30,000 USD, LTV 0.80 -> 24,000
-    too_much = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=24_001.0)
-    ok = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=20_000.0)
+    await h.instruct("aave_v3", Supply(asset="ETH", amount=10.0))  # 30,000 USD, LTV 0.80 -> 24,000
+    too_much = await h.instruct("aave_v3", Borrow(asset="USDT", amount=24_001.0))
+    ok = await h.instruct("aave_v3", Borrow(asset="USDT", amount=20_000.0))
     assert h.rejected(too_much).reason == "exceeds_ltv" and not h.rejected(too_much).transient
     assert h.filled(ok)
     assert aave.account.ltv() == approx(20_000.0 / 30_000.0)
     assert aave.account.health_factor() == approx(30_000.0 * 0.85 / 20_000.0)
 
     # withdrawing 2 ETH leaves 24,000 × 0.8 = 19,200 < 20,000
-    bad = await h.send(Withdraw, venue="aave_v3", asset="ETH", amount=2.0)
-    good = await h.send(Withdraw, venue="aave_v3", asset="ETH", amount=1.0)
+    bad = await h.instruct("aave_v3", Withdraw(asset="ETH", amount=2.0))
+    good = await h.instruct("aave_v3", Withdraw(asset="ETH", amount=1.0))
     assert h.rejected(bad).reason == "exceeds_ltv" and h.filled(good)
 
 
@@ -145,12 +145,12 @@ async def test_rejections(h: Harness) -> None:
     await h.start(SimulatedWallet)
     await fund(h, "USDT", 100.0)
     await h.reserve("USDT", 1.0, 1.0, 1.0)
-    no_gas = await h.send(Supply, venue="aave_v3", asset="USDT", amount=10.0)
+    no_gas = await h.instruct("aave_v3", Supply(asset="USDT", amount=10.0))
     await h.gas(GWEI)
-    no_reserve = await h.send(Supply, venue="aave_v3", asset="DAI", amount=10.0)
-    short = await h.send(Supply, venue="aave_v3", asset="USDT", amount=100.01)
-    nothing = await h.send(Withdraw, venue="aave_v3", asset="USDT", amount=1.0)
-    no_debt = await h.send(Repay, venue="aave_v3", asset="USDT", amount=1.0)
+    no_reserve = await h.instruct("aave_v3", Supply(asset="DAI", amount=10.0))
+    short = await h.instruct("aave_v3", Supply(asset="USDT", amount=100.01))
+    nothing = await h.instruct("aave_v3", Withdraw(asset="USDT", amount=1.0))
+    no_debt = await h.instruct("aave_v3", Repay(asset="USDT", amount=1.0))
     assert [h.rejected(i).reason for i in (no_gas, no_reserve, short, nothing, no_debt)] == [
         "no_gas_price",
         "insufficient_balance",
@@ -167,10 +167,10 @@ async def test_repay_is_capped_at_the_debt(h: Harness) -> None:
     await fund(h, "USDT", 1_000.0)
     await h.reserve("WETH", 1.0, 1.0, 3_000.0)
     await h.reserve("USDT", 1.0, 1.0, 1.0)
-    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)
-    await h.send(Borrow, venue="aave_v3", asset="USDT", amount=500.0)
+    await h.instruct("aave_v3", Supply(asset="ETH", amount=10.0))
+    await h.instruct("aave_v3", Borrow(asset="USDT", amount=500.0))
     await h.reserve("USDT", 1.0, 1.01, 1.0)  # debt 505
-    repay = await h.send(Repay, venue="aave_v3", asset="USDT", amount=10_000.0)
+    repay = await h.instruct("aave_v3", Repay(asset="USDT", amount=10_000.0))
     assert changes(h.filled(repay))[:2] == [
         ("wallet:BaseToken:USDT", approx(-505.0), 0.0),
         ("aave_v3:debtToken:debtUSDT", approx(-505.0), 0.0),
@@ -184,8 +184,8 @@ async def test_liquidation_when_health_factor_below_one(h: Harness) -> None:
     await fund(h, "ETH", 10.0)
     await h.reserve("WETH", 1.0, 1.0, 3_000.0)
     await h.reserve("USDT", 1.0, 1.0, 1.0)
-    await h.send(Supply, venue="aave_v3", asset="ETH", amount=10.0)
-    await h.send(Borrow, venue="aave_v3", asset="USDT", amount=20_000.0)
+    await h.instruct("aave_v3", Supply(asset="ETH", amount=10.0))
+    await h.instruct("aave_v3", Borrow(asset="USDT", amount=20_000.0))
 
     await h.advance(HOUR)
     await h.reserve("WETH", 1.0, 1.0, 2_400.0)  # HF = 24,000 × 0.85 / 20,000 = 1.02
@@ -220,12 +220,12 @@ async def test_emode_uses_eth_correlated_parameters_and_lst_oracle_in_eth(h: Har
     await h.reserve("weETH", 1.0, 1.0, 0.0)  # price from the oracle below
     await h.reserve("USDT", 1.0, 1.0, 1.0)
     await h.send(OraclePrice, venue="aave_v3", asset="weETH", quote="ETH", price=1.05)
-    await h.send(Supply, venue="aave_v3", asset="weETH", amount=10.0)  # 31,500 USD; eMode LTV 0.93
+    await h.instruct("aave_v3", Supply(asset="weETH", amount=10.0))  # 31,500 USD; eMode LTV 0.93
     assert aave.account.price("weETH") == approx(3_150.0)
 
-    too_much = await h.send(Borrow, venue="aave_v3", asset="WETH", amount=9.8)  # 29,400 > 29,295
-    usdt = await h.send(Borrow, venue="aave_v3", asset="USDT", amount=100.0)
-    ok = await h.send(Borrow, venue="aave_v3", asset="WETH", amount=9.7)
+    too_much = await h.instruct("aave_v3", Borrow(asset="WETH", amount=9.8))  # 29,400 > 29,295
+    usdt = await h.instruct("aave_v3", Borrow(asset="USDT", amount=100.0))
+    ok = await h.instruct("aave_v3", Borrow(asset="WETH", amount=9.7))
     assert h.rejected(too_much).reason == "exceeds_ltv"
     assert h.rejected(usdt).reason == "emode_violation"
     assert h.filled(ok)

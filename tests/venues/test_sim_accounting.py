@@ -150,22 +150,20 @@ async def test_one_book_position_monitor_and_venues_agree(h: Harness) -> None:
     await h.send(LstRate, venue="lido", token="wstETH", rate=1.2)
 
     await h.send(InvestorDeposit, asset="USDT", amount=100_000.0)
-    await h.send(
-        Transfer, venue="wallet", source="wallet", destination="binance", asset="USDT", amount=40_000.0
+    await h.instruct(
+        "wallet", Transfer(source="wallet", destination="binance", asset="USDT", amount=40_000.0)
     )
-    await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.3)
-    await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.3)
+    await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="buy", quantity=0.3))
+    await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.3))
     await h.bar("binance", "BTCUSDT", "perp", 61_000.0)
     await h.funding("binance", "BTCUSDT", 0.0001)
-    await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.1)
-    await h.send(
-        Transfer, venue="binance", source="binance", destination="wallet", asset="USDT", amount=500.0
-    )
-    await h.send(Swap, venue="uniswap", sell_asset="USDT", buy_asset="WETH", amount=15_000.0)
-    await h.send(Stake, venue="lido", token="wstETH", amount=2.0)
-    await h.send(Supply, venue="aave_v3", asset="WETH", amount=2.5)
-    await h.send(Supply, venue="aave_v3", asset="USDT", amount=20_000.0)
-    await h.send(Borrow, venue="aave_v3", asset="USDT", amount=5_000.0)
+    await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="buy", quantity=0.1))
+    await h.instruct("binance", Transfer(source="binance", destination="wallet", asset="USDT", amount=500.0))
+    await h.instruct("uniswap", Swap(sell_asset="USDT", buy_asset="WETH", amount=15_000.0))
+    await h.instruct("lido", Stake(token="wstETH", amount=2.0))
+    await h.instruct("aave_v3", Supply(asset="WETH", amount=2.5))
+    await h.instruct("aave_v3", Supply(asset="USDT", amount=20_000.0))
+    await h.instruct("aave_v3", Borrow(asset="USDT", amount=5_000.0))
     await h.reserve("USDT", 1.001, 1.002, 1.0)
     await h.advance(3_600 * 1_000_000_000)
 

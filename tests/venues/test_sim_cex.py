@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from venueutil import HOUR, Harness, changes
 
 from basis.bus.messages import (
     InstructionAccepted,
+    InstructionFilled,
     Liquidated,
     PerpTrade,
     Settled,
@@ -15,6 +18,7 @@ from basis.bus.messages import (
     Transfer,
     TransferCompleted,
 )
+from basis.venues.errors import UnsupportedInstruction
 from basis.venues.gateway import VenueGateway
 from basis.venues.simulated import SimulatedCex
 
@@ -47,7 +51,7 @@ async def test_spot_buy_and_sell_at_close_with_slippage_and_fee(h: Harness) -> N
     await h.credit("binance", "USDT", 100_000.0)
     await h.bar("binance", "BTCUSDT", "spot", 60_000.0)
 
-    buy = await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=1.0)
+    buy = await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="buy", quantity=1.0))
     fill = h.filled(buy)
     # docs/accounting.md: buy 1 BTC at 60,030 (5 bps over 60,000), fee 0.1 %
     assert changes(fill) == [
@@ -60,7 +64,7 @@ async def test_spot_buy_and_sell_at_close_with_slippage_and_fee(h: Harness) -> N
         type(fill),
     ]
 
-    sell = await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.5)
+    sell = await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="sell", quantity=0.5))
     fill = h.filled(sell)
     price = 60_000.0 * (1 - 0.0005)  # 59,970
     assert changes(fill) == [
@@ -80,7 +84,7 @@ async def test_perp_short_books_two_legs_and_fee(h: Harness) -> None:
     await h.credit("binance", "USDT", 10_000.0)
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
 
-    short = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=1.0)
+    short = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=1.0))
     fill = h.filled(short)
     # docs/accounting.md: short 1 BTC at 59,970, fee 0.05 %
     assert changes(fill) == [
@@ -98,13 +102,13 @@ async def test_perp_reduction_sweeps_realised_pnl_at_average_cost(h: Harness) ->
     cex = await binance(h, slippage_bps=0.0, perp_taker_fee=0.0)
     await h.credit("binance", "USDT", 10_000.0)
     await h.bar("binance", "BTCUSDT", "perp", 100.0)
-    await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=1.0)
+    await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=1.0))
     await h.bar("binance", "BTCUSDT", "perp", 110.0)
-    await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=1.0)
+    await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=1.0))
     assert cex.account.notional_leg("BTCUSDT") == approx(210.0)  # average entry 105
 
     await h.bar("binance", "BTCUSDT", "perp", 90.0)
-    cover = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.5)
+    cover = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="buy", quantity=0.5))
     assert changes(h.filled(cover)) == [
         ("binance:Perp:BTCUSDT", 0.5, 90.0),
         ("binance:PerpNotional:BTCUSDT", -45.0, 0.0),
@@ -115,7 +119,7 @@ async def test_perp_reduction_sweeps_realised_pnl_at_average_cost(h: Harness) ->
 
     # flip from short 1.5 to long 1 at 80: realises 1.5 × 25, the long opens at 80
     await h.bar("binance", "BTCUSDT", "perp", 80.0)
-    flip = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=2.5)
+    flip = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="buy", quantity=2.5))
     assert changes(h.filled(flip))[2:] == [
         ("binance:PerpNotional:BTCUSDT", approx(-37.5), 0.0),
         ("binance:BaseToken:USDT", approx(37.5), 0.0),
@@ -123,8 +127,8 @@ async def test_perp_reduction_sweeps_realised_pnl_at_average_cost(h: Harness) ->
     assert cex.account.contracts("BTCUSDT") == approx(1.0)
     assert cex.account.notional_leg("BTCUSDT") == approx(-80.0)
 
-    close = await h.send(
-        PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=5.0, reduce_only=True
+    close = await h.instruct(
+        "binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=5.0, reduce_only=True)
     )
     assert changes(h.filled(close))[0] == ("binance:Perp:BTCUSDT", -1.0, 80.0)  # clipped to the position
     assert cex.balances() == {"binance:BaseToken:USDT": approx(10_000.0 + 7.5 + 37.5)}
@@ -134,18 +138,18 @@ async def test_perp_reduction_sweeps_realised_pnl_at_average_cost(h: Harness) ->
 async def test_rejections_are_stable_and_not_transient(h: Harness) -> None:
     await binance(h)
     await h.credit("binance", "USDT", 1_000.0)
-    no_price = await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.01)
-    unknown = await h.send(PerpTrade, venue="binance", symbol="SOLUSDT", side="sell", quantity=1.0)
+    no_price = await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="buy", quantity=0.01))
+    unknown = await h.instruct("binance", PerpTrade(symbol="SOLUSDT", side="sell", quantity=1.0))
     await h.bar("binance", "BTCUSDT", "spot", 60_000.0)
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
-    broke = await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=1.0)
-    no_btc = await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=1.0)
-    margin = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=1.0)
-    reduce = await h.send(
-        PerpTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.01, reduce_only=True
+    broke = await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="buy", quantity=1.0))
+    no_btc = await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="sell", quantity=1.0))
+    margin = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=1.0))
+    reduce = await h.instruct(
+        "binance", PerpTrade(symbol="BTCUSDT", side="buy", quantity=0.01, reduce_only=True)
     )
-    zero = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.0)
-    wrong = await h.send(Stake, venue="binance", token="wstETH", amount=1.0)
+    zero = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="buy", quantity=0.0))
+    wrong = await h.instruct("binance", Stake(token="wstETH", amount=1.0))
     reasons = [h.rejected(i).reason for i in (no_price, unknown, broke, no_btc, margin, reduce, zero, wrong)]
     assert reasons == [
         "no_price",
@@ -161,24 +165,48 @@ async def test_rejections_are_stable_and_not_transient(h: Harness) -> None:
     assert not h.of(InstructionAccepted)
 
 
+async def test_limit_orders_are_rejected_and_change_nothing(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    cex = await binance(h)
+    await h.credit("binance", "USDT", 10_000.0)
+    await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
+    before = cex.balances()
+    limit = PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1, order_type="limit", limit_price=61_000.0)
+    with caplog.at_level(logging.INFO, logger="basis.venues"):
+        order = await h.instruct("binance", limit)
+    rejected = h.rejected(order)
+    assert (rejected.reason, rejected.transient) == ("unsupported_instruction", False)
+    assert "binance simulates market orders only (no limit, take-profit or stop-loss)" in caplog.text
+    with pytest.raises(UnsupportedInstruction, match="binance simulates market orders only"):
+        await cex.execute(h.instruction("binance", limit))
+    assert not h.of(InstructionAccepted)
+    assert cex.balances() == before == {"binance:BaseToken:USDT": 10_000.0}
+    assert h.book("binance:") == before
+
+
 async def test_initial_margin_check_at_the_limit(h: Harness) -> None:
     await binance(h, slippage_bps=0.0, perp_taker_fee=0.0)
     await h.credit("binance", "USDT", 600.0)
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
-    ok = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.1)  # IM 600
-    more = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.001)
-    back = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.05)
+    ok = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1))  # IM 600
+    more = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.001))
+    back = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="buy", quantity=0.05))
     assert h.filled(ok) and h.rejected(more).reason == "insufficient_margin" and h.filled(back)
 
 
 async def test_duplicate_instruction_is_answered_once(h: Harness) -> None:
-    await binance(h)
+    cex = await binance(h)
     await h.credit("binance", "USDT", 100_000.0)
     await h.bar("binance", "BTCUSDT", "spot", 60_000.0)
-    buy = h.make(SpotTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=1.0)
+    buy = h.instruction("binance", SpotTrade(symbol="BTCUSDT", side="buy", quantity=1.0))
     await h.bus.publish(buy)
     await h.bus.publish(buy)
-    assert len([e for e in h.events if getattr(e, "instruction_id", "") == buy.id]) == 2  # accepted + filled
+    answers = [e for e in h.events if getattr(e, "instruction_id", "") == buy.id]
+    assert [type(e) for e in answers] == [InstructionAccepted, InstructionFilled] * 2
+    assert answers[2:] == answers[:2]  # the redelivery is answered with the same messages, ids included
+    assert cex.executed == 1  # and executed once
+    assert cex.balances()["binance:BaseToken:BTC"] == approx(1.0)
 
 
 async def test_funding_sign_and_amount_use_mark_at_or_before_funding_time(h: Harness) -> None:
@@ -186,7 +214,7 @@ async def test_funding_sign_and_amount_use_mark_at_or_before_funding_time(h: Har
     await h.credit("binance", "USDT", 10_000.0)
     t = h.clock.now_ns()
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0, ts=t)
-    await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.1)
+    await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1))
     await h.bar("binance", "BTCUSDT", "perp", 62_000.0, ts=t + 8 * HOUR)
     await h.bar("binance", "BTCUSDT", "perp", 65_000.0, ts=t + 9 * HOUR)  # after the funding time
     await h.funding("binance", "BTCUSDT", 0.0001, ts=t + 8 * HOUR)
@@ -206,7 +234,7 @@ async def test_long_pays_positive_funding(h: Harness) -> None:
     await binance(h, slippage_bps=0.0)
     await h.credit("binance", "USDT", 10_000.0)
     await h.bar("binance", "ETHUSDT", "perp", 3_000.0)
-    await h.send(PerpTrade, venue="binance", symbol="ETHUSDT", side="buy", quantity=2.0)
+    await h.instruct("binance", PerpTrade(symbol="ETHUSDT", side="buy", quantity=2.0))
     await h.funding("binance", "ETHUSDT", 0.0001)
     assert h.of(Settled)[0].amount == approx(-2.0 * 3_000.0 * 0.0001)
 
@@ -223,11 +251,11 @@ async def test_proxy_marks_price_fills_funding_and_margin(h: Harness) -> None:
     )
     await h.credit("okx", "USDT", 1_000.0)
     await h.bar("okx", "BTCUSDT", "perp", 1.0)  # okx's own series is not the mark
-    early = await h.send(PerpTrade, venue="okx", symbol="BTCUSDT", side="sell", quantity=0.1)
+    early = await h.instruct("okx", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1))
     assert h.rejected(early).reason == "no_price"
 
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
-    short = await h.send(PerpTrade, venue="okx", symbol="BTCUSDT", side="sell", quantity=0.1)
+    short = await h.instruct("okx", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1))
     assert changes(h.filled(short))[:2] == [
         ("okx:Perp:BTCUSDT", -0.1, 60_000.0),
         ("okx:PerpNotional:BTCUSDT", 6_000.0, 0.0),
@@ -247,7 +275,7 @@ async def test_liquidation_closes_perps_at_mark_with_penalty(h: Harness) -> None
     cex = await binance(h, slippage_bps=0.0, perp_taker_fee=0.0)
     await h.credit("binance", "USDT", 1_000.0)
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
-    await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.1)
+    await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1))
 
     await h.bar("binance", "BTCUSDT", "perp", 66_000.0)  # equity 400 ≥ 5 % × 6,600 = 330
     assert not h.of(Liquidated)
@@ -273,8 +301,8 @@ async def test_liquidation_closes_perps_at_mark_with_penalty(h: Harness) -> None
 async def test_withdrawal_debits_now_and_arrives_after_delay_minus_fee(h: Harness) -> None:
     cex = await binance(h, withdrawal_delay_s=3_600.0, withdrawal_fees={"USDT": 1.0})
     await h.credit("binance", "USDT", 1_000.0)
-    out = await h.send(
-        Transfer, venue="binance", source="binance", destination="wallet", asset="USDT", amount=500.0
+    out = await h.instruct(
+        "binance", Transfer(source="binance", destination="wallet", asset="USDT", amount=500.0)
     )
     assert changes(h.filled(out)) == [
         ("binance:BaseToken:USDT", -500.0, 0.0),
@@ -295,11 +323,11 @@ async def test_withdrawal_debits_now_and_arrives_after_delay_minus_fee(h: Harnes
     assert h.book("transit:") == {}  # the transit leg nets to zero once arrived
     assert arrived.causation_id == out.id and arrived.ts == h.clock.now_ns()
 
-    too_much = await h.send(
-        Transfer, venue="binance", source="binance", destination="wallet", asset="USDT", amount=501.0
+    too_much = await h.instruct(
+        "binance", Transfer(source="binance", destination="wallet", asset="USDT", amount=501.0)
     )
-    elsewhere = await h.send(
-        Transfer, venue="binance", source="binance", destination="okx", asset="USDT", amount=1.0
+    elsewhere = await h.instruct(
+        "binance", Transfer(source="binance", destination="okx", asset="USDT", amount=1.0)
     )
     assert h.rejected(too_much).reason == "insufficient_balance"
     assert h.rejected(elsewhere).reason == "unknown_destination"
@@ -309,12 +337,12 @@ async def test_withdrawal_must_leave_initial_margin(h: Harness) -> None:
     await binance(h, slippage_bps=0.0, perp_taker_fee=0.0)
     await h.credit("binance", "USDT", 1_000.0)
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
-    await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.1)  # IM 600
-    too_much = await h.send(
-        Transfer, venue="binance", source="binance", destination="wallet", asset="USDT", amount=401.0
+    await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1))  # IM 600
+    too_much = await h.instruct(
+        "binance", Transfer(source="binance", destination="wallet", asset="USDT", amount=401.0)
     )
-    ok = await h.send(
-        Transfer, venue="binance", source="binance", destination="wallet", asset="USDT", amount=400.0
+    ok = await h.instruct(
+        "binance", Transfer(source="binance", destination="wallet", asset="USDT", amount=400.0)
     )
     assert h.rejected(too_much).reason == "insufficient_margin"
     assert h.filled(ok)
@@ -325,8 +353,8 @@ async def test_opening_margin_never_below_maintenance(h: Harness) -> None:
     await binance(h, slippage_bps=0.0, perp_taker_fee=0.0, initial_margin=0.05, maintenance_margin=0.1)
     await h.credit("binance", "USDT", 600.0)
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
-    big = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.11)
-    ok = await h.send(PerpTrade, venue="binance", symbol="BTCUSDT", side="sell", quantity=0.1)
+    big = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.11))
+    ok = await h.instruct("binance", PerpTrade(symbol="BTCUSDT", side="sell", quantity=0.1))
     assert h.rejected(big).reason == "insufficient_margin" and h.filled(ok)
     await h.bar("binance", "BTCUSDT", "perp", 60_000.0)
     assert not h.of(Liquidated)

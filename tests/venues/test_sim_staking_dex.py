@@ -16,26 +16,26 @@ async def test_stake_at_rate_and_unstake_after_delay(h: Harness) -> None:
     await h.start(SimulatedWallet)
     await h.gas(10.0)
     await h.send(InvestorDeposit, asset="ETH", amount=2.0)
-    early = await h.send(Stake, venue="lido", token="wstETH", amount=1.2)
+    early = await h.instruct("lido", Stake(token="wstETH", amount=1.2))
     assert h.rejected(early).reason == "no_price"
 
     await h.send(LstRate, venue="lido", token="wstETH", rate=1.2)
-    stake = await h.send(Stake, venue="lido", token="wstETH", amount=1.2)
+    stake = await h.instruct("lido", Stake(token="wstETH", amount=1.2))
     gas = 120_000 * 10.0 * 1e-9
     assert changes(h.filled(stake)) == [
         ("wallet:BaseToken:ETH", -1.2, 0.0),
         ("wallet:BaseToken:wstETH", approx(1.0), 1.2),
         ("wallet:BaseToken:ETH", approx(-gas), 0.0),
     ]
-    wrong = await h.send(Stake, venue="lido", token="weETH", amount=0.1)
-    broke = await h.send(Stake, venue="lido", token="wstETH", amount=0.9)
+    wrong = await h.instruct("lido", Stake(token="weETH", amount=0.1))
+    broke = await h.instruct("lido", Stake(token="wstETH", amount=0.9))
     assert h.rejected(wrong).reason == "unknown_instrument"
     assert h.rejected(broke).reason == "insufficient_balance"
 
     await h.send(LstRate, venue="lido", token="wstETH", rate=1.25)
     await h.advance(HOUR)
     assert not h.of(Settled)  # the return accrues through the rate
-    unstake = await h.send(Unstake, venue="lido", token="wstETH", amount=0.5)
+    unstake = await h.instruct("lido", Unstake(token="wstETH", amount=0.5))
     assert changes(h.filled(unstake)) == [
         ("wallet:BaseToken:wstETH", -0.5, 1.25),
         ("wallet:BaseToken:ETH", approx(-150_000 * 10.0 * 1e-9), 0.0),
@@ -75,8 +75,8 @@ async def dex(h: Harness) -> SimulatedDex:
 async def test_swap_quote_for_base_with_fee_and_slippage(h: Harness) -> None:
     await dex(h)
     await h.send(InvestorDeposit, asset="USDT", amount=10_000.0)
-    swap = await h.send(
-        Swap, venue="uniswap", sell_asset="USDT", buy_asset="WETH", amount=3_000.0, max_slippage_bps=50.0
+    swap = await h.instruct(
+        "uniswap", Swap(sell_asset="USDT", buy_asset="WETH", amount=3_000.0, max_slippage_bps=50.0)
     )
     fill = h.filled(swap)
     price = 3_000.0 * 1.001
@@ -92,16 +92,16 @@ async def test_swap_quote_for_base_with_fee_and_slippage(h: Harness) -> None:
 async def test_swap_base_for_quote_and_limits(h: Harness) -> None:
     await dex(h)
     await h.send(InvestorDeposit, asset="ETH", amount=1.0)
-    swap = await h.send(Swap, venue="uniswap", sell_asset="ETH", buy_asset="USDT", amount=1.0)
+    swap = await h.instruct("uniswap", Swap(sell_asset="ETH", buy_asset="USDT", amount=1.0))
     assert changes(h.filled(swap))[:2] == [
         ("wallet:BaseToken:ETH", -1.0, approx(2_997.0)),
         ("wallet:BaseToken:USDT", approx(0.997 * 2_997.0), 0.0),
     ]
-    tight = await h.send(
-        Swap, venue="uniswap", sell_asset="USDT", buy_asset="ETH", amount=10.0, max_slippage_bps=5.0
+    tight = await h.instruct(
+        "uniswap", Swap(sell_asset="USDT", buy_asset="ETH", amount=10.0, max_slippage_bps=5.0)
     )
-    pair = await h.send(Swap, venue="uniswap", sell_asset="USDT", buy_asset="BTC", amount=10.0)
-    broke = await h.send(Swap, venue="uniswap", sell_asset="ETH", buy_asset="USDT", amount=0.1)
+    pair = await h.instruct("uniswap", Swap(sell_asset="USDT", buy_asset="BTC", amount=10.0))
+    broke = await h.instruct("uniswap", Swap(sell_asset="ETH", buy_asset="USDT", amount=0.1))
     assert [h.rejected(i).reason for i in (tight, pair, broke)] == [
         "slippage_exceeded",
         "unknown_instrument",

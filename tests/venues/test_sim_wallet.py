@@ -49,13 +49,9 @@ async def test_transfer_to_investor_books_withdrawal_flow_and_gas(h: Harness) ->
     w = await wallet(h)
     await h.send(InvestorDeposit, asset="USDT", amount=1_000.0)
     request = h.make(InvestorWithdrawal, asset="USDT", amount=400.0)
-    out = await h.send(
-        Transfer,
-        venue="wallet",
-        source="wallet",
-        destination="investor",
-        asset="USDT",
-        amount=400.0,
+    out = await h.instruct(
+        "wallet",
+        Transfer(source="wallet", destination="investor", asset="USDT", amount=400.0),
         causation_id=request.id,
         correlation_id=request.id,
     )
@@ -75,8 +71,8 @@ async def test_transfer_to_investor_books_withdrawal_flow_and_gas(h: Harness) ->
     assert w.balances() == {"wallet:BaseToken:USDT": 600.0, "wallet:BaseToken:ETH": approx(-ERC20_GAS)}
     assert h.book("wallet:") == w.balances()
 
-    overdraft = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="investor", asset="USDT", amount=600.01
+    overdraft = await h.instruct(
+        "wallet", Transfer(source="wallet", destination="investor", asset="USDT", amount=600.01)
     )
     assert h.rejected(overdraft).reason == "insufficient_balance"
 
@@ -86,8 +82,8 @@ async def test_transfer_to_cex_arrives_after_deposit_delay(h: Harness) -> None:
     cex = await h.start(SimulatedCex, venue="binance", instruments=("BTCUSDT",), slippage_bps=0.0)
     await h.bar("binance", "BTCUSDT", "spot", 50_000.0)
     await h.send(InvestorDeposit, asset="USDT", amount=10_000.0)
-    out = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="binance", asset="USDT", amount=6_000.0
+    out = await h.instruct(
+        "wallet", Transfer(source="wallet", destination="binance", asset="USDT", amount=6_000.0)
     )
     fill = h.filled(out)
     assert changes(fill) == [
@@ -95,7 +91,7 @@ async def test_transfer_to_cex_arrives_after_deposit_delay(h: Harness) -> None:
         ("transit:BaseToken:USDT", 6_000.0, 0.0),
         ("wallet:BaseToken:ETH", approx(-ERC20_GAS), 0.0),
     ]
-    early = await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.1)
+    early = await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="buy", quantity=0.1))
     assert h.rejected(early).reason == "insufficient_balance"
 
     await h.advance(HOUR // 12)  # 300 s
@@ -114,16 +110,14 @@ async def test_transfer_to_cex_arrives_after_deposit_delay(h: Harness) -> None:
     ]
     assert h.book("transit:") == {}  # the transit leg nets to zero once arrived
     assert cex.balances() == {"binance:BaseToken:USDT": 6_000.0}
-    later = await h.send(SpotTrade, venue="binance", symbol="BTCUSDT", side="buy", quantity=0.1)
+    later = await h.instruct("binance", SpotTrade(symbol="BTCUSDT", side="buy", quantity=0.1))
     assert h.filled(later)
 
 
 async def test_zero_delay_arrives_with_the_fill_and_eth_uses_native_gas(h: Harness) -> None:
     w = await wallet(h)
     await h.send(InvestorDeposit, asset="ETH", amount=2.0)
-    out = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="bybit", asset="ETH", amount=1.5
-    )
+    out = await h.instruct("wallet", Transfer(source="wallet", destination="bybit", asset="ETH", amount=1.5))
     assert changes(h.filled(out)) == [
         ("wallet:BaseToken:ETH", -1.5, 0.0),
         ("transit:BaseToken:ETH", 1.5, 0.0),
@@ -140,13 +134,13 @@ async def test_zero_delay_arrives_with_the_fill_and_eth_uses_native_gas(h: Harne
 async def test_gas_may_overdraw_eth_but_transfers_may_not(h: Harness) -> None:
     w = await wallet(h)
     await h.send(InvestorDeposit, asset="USDT", amount=100.0)
-    ok = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="bybit", asset="USDT", amount=100.0
+    ok = await h.instruct(
+        "wallet", Transfer(source="wallet", destination="bybit", asset="USDT", amount=100.0)
     )
     assert h.filled(ok)
     assert w.balances()["wallet:BaseToken:ETH"] < 0
-    eth = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="bybit", asset="ETH", amount=0.001
+    eth = await h.instruct(
+        "wallet", Transfer(source="wallet", destination="bybit", asset="ETH", amount=0.001)
     )
     assert h.rejected(eth).reason == "insufficient_balance"
 
@@ -157,16 +151,16 @@ async def test_wallet_tracks_other_venues_events_on_wallet_keys(h: Harness) -> N
     w = await wallet(h)
     await h.reserve("USDT", 1.0, 1.0, 1.0)
     await h.send(InvestorDeposit, asset="USDT", amount=1_000.0)
-    assert h.filled(await h.send(Supply, venue="aave_v3", asset="USDT", amount=700.0))
-    short = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="investor", asset="USDT", amount=301.0
+    assert h.filled(await h.instruct("aave_v3", Supply(asset="USDT", amount=700.0)))
+    short = await h.instruct(
+        "wallet", Transfer(source="wallet", destination="investor", asset="USDT", amount=301.0)
     )
     assert h.rejected(short).reason == "insufficient_balance"
 
     await h.credit("binance", "USDT", 50.0)
-    await h.send(Transfer, venue="binance", source="binance", destination="wallet", asset="USDT", amount=50.0)
-    ok = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="investor", asset="USDT", amount=350.0
+    await h.instruct("binance", Transfer(source="binance", destination="wallet", asset="USDT", amount=50.0))
+    ok = await h.instruct(
+        "wallet", Transfer(source="wallet", destination="investor", asset="USDT", amount=350.0)
     )
     assert h.filled(ok)
     assert "wallet:BaseToken:USDT" not in w.balances()
@@ -176,13 +170,13 @@ async def test_wallet_tracks_other_venues_events_on_wallet_keys(h: Harness) -> N
 async def test_rejects_unknown_routes(h: Harness) -> None:
     await wallet(h)
     await h.send(InvestorDeposit, asset="USDT", amount=100.0)
-    nowhere = await h.send(
-        Transfer, venue="wallet", source="wallet", destination="okx", asset="USDT", amount=1.0
+    nowhere = await h.instruct(
+        "wallet", Transfer(source="wallet", destination="okx", asset="USDT", amount=1.0)
     )
-    not_mine = await h.send(
-        Transfer, venue="wallet", source="binance", destination="investor", asset="USDT", amount=1.0
+    not_mine = await h.instruct(
+        "wallet", Transfer(source="binance", destination="investor", asset="USDT", amount=1.0)
     )
-    swap = await h.send(Supply, venue="wallet", asset="USDT", amount=1.0)
+    swap = await h.instruct("wallet", Supply(asset="USDT", amount=1.0))
     assert [h.rejected(i).reason for i in (nowhere, not_mine, swap)] == [
         "unknown_destination",
         "unknown_destination",

@@ -10,11 +10,13 @@ from basis.bus.clock import SimClock
 from basis.bus.component import Component
 from basis.bus.ids import SequentialIds
 from basis.bus.messages import (
+    Action,
     Bar,
     ClockTicked,
     Fill,
     FundingRate,
     GasPrice,
+    Instruction,
     InstructionFilled,
     InstructionRejected,
     Message,
@@ -69,6 +71,16 @@ class Harness:
         message = self.make(cls, **fields)
         await self.bus.publish(message)
         return message
+
+    def instruction(self, venue: str, action: Action, **envelope: Any) -> Instruction:
+        """An ``Instruction`` carrying ``action`` to ``venue`` (``route``, ``causation_id``, ... in ``envelope``)."""
+        return self.make(Instruction, venue=venue, action=action, **envelope)
+
+    async def instruct(self, venue: str, action: Action, **envelope: Any) -> Instruction:
+        """Publish an ``Instruction`` carrying ``action`` to ``venue``, as a strategy or the router would."""
+        instruction = self.instruction(venue, action, **envelope)
+        await self.bus.publish(instruction)
+        return instruction
 
     async def advance(self, ns: int) -> None:
         """Move the clock and publish ``ClockTicked``."""

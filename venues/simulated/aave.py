@@ -17,8 +17,8 @@ Risk: collateral and debt are valued with the AAVE oracle prices (``ReserveState
 ``OraclePrice`` on ``md.price.<venue>.<asset>``, the latest of the two; an ``OraclePrice`` quoted in
 another asset, e.g. weETH in ETH, is multiplied by that asset's USD price). Each collateral has a loan to
 value (LTV), a liquidation threshold (LT) and a liquidation bonus: the standard parameters, or in
-efficiency mode (``emode=True``) the eMode parameters for the ETH-correlated assets, where only
-ETH-correlated assets may be borrowed. Borrowing or withdrawing is refused when debt would exceed Σ
+efficiency mode (``emode=True``, or a ``SetEMode`` instruction for ``emode_category``) the eMode
+parameters for the ETH-correlated assets, where only ETH-correlated assets may be borrowed. Borrowing or withdrawing is refused when debt would exceed Σ
 collateral × LTV. Health factor = Σ collateral × LT / debt. When it falls below 1 a liquidator repays
 ``close_factor`` of the largest debt and seizes collateral (the largest) worth the repaid value × (1 +
 bonus). Liquidation is evaluated once every price of a timestamp has been applied: at the first
@@ -41,14 +41,15 @@ from basis.bus.messages import (
     Borrow,
     ClockTicked,
     Fill,
+    Instruction,
     Message,
     OraclePrice,
     Repay,
     ReserveState,
+    SetEMode,
     Settled,
     SettlementKind,
     Supply,
-    VenueInstruction,
     Withdraw,
 )
 
@@ -59,7 +60,6 @@ from ..errors import (
     InvalidQuantity,
     NoMarketData,
     NoPrice,
-    UnsupportedInstruction,
 )
 from ..gateway import Execution
 from .ledger import EPS, positive
@@ -87,7 +87,15 @@ STANDARD = RiskParams(ltv=0.80, liquidation_threshold=0.85, liquidation_bonus=0.
 EMODE_ETH = RiskParams(ltv=0.93, liquidation_threshold=0.95, liquidation_bonus=0.01)
 ETH_CORRELATED: frozenset[str] = frozenset({"WETH", "weETH", "wstETH"})
 
-DEFAULT_GAS: dict[str, int] = {"supply": 220_000, "withdraw": 250_000, "borrow": 300_000, "repay": 230_000}
+DEFAULT_GAS: dict[str, int] = {
+    "supply": 220_000,
+    "withdraw": 250_000,
+    "borrow": 300_000,
+    "repay": 230_000,
+    "set_emode": 60_000,
+}
+EMODE_ETH_CATEGORY = 1
+"""AAVE v3 Ethereum's eMode category id of the ETH-correlated assets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +155,11 @@ class AaveAccount:
         emode: bool = False,
         emode_risk: RiskParams = EMODE_ETH,
         emode_assets: Iterable[str] = ETH_CORRELATED,
+        emode_category: int = EMODE_ETH_CATEGORY,
         close_factor: float = 0.5,
     ) -> None:
         self.venue = venue
+        self.emode_category = emode_category
         self.standard = standard
         self.risk = dict(risk or {})
         self.emode = emode
@@ -289,6 +299,25 @@ class AaveAccount:
             gas_eth,
         )
 
+    def set_emode(self, category: int, gas_eth: float) -> Execution:
+        """Enter eMode ``category`` (the pool's one category of ETH-correlated assets) or leave it (0), as
+        the Pool's ``setUserEMode`` does: every asset borrowed must belong to the category entered, and
+        the health factor must stay at or above 1 with the parameters of the new mode."""
+        if category not in (0, self.emode_category):
+            raise EModeViolation(
+                f"no eMode category {category} on {self.venue} (it has {self.emode_category})"
+            )
+        enter = category != 0
+        if enter:
+            outside = sorted(a for a, p in self.debt.items() if p.booked and a not in self.emode_assets)
+            if outside:
+                raise EModeViolation(f"{', '.join(outside)} borrowed: outside eMode category {category}")
+        previous, self.emode = self.emode, enter
+        if self._has_debt() and self.health_factor() < 1.0:
+            self.emode = previous
+            raise EModeViolation(f"health factor below 1 in {'eMode' if enter else 'the standard mode'}")
+        return Execution(changes=(GasMeter.change(gas_eth),), gas_eth=gas_eth)
+
     def repay_amount(self, asset: str, amount: float) -> float:
         """What a repay of ``amount`` actually repays (at most the debt)."""
         amount = positive(amount, "amount")
@@ -374,6 +403,7 @@ class SimulatedAave(OnChainGateway):
         emode: bool = False,
         emode_risk: RiskParams = EMODE_ETH,
         emode_assets: Iterable[str] = ETH_CORRELATED,
+        emode_category: int = EMODE_ETH_CATEGORY,
         close_factor: float = 0.5,
         check_wallet_balance: bool = True,
         name: str = "",
@@ -396,6 +426,7 @@ class SimulatedAave(OnChainGateway):
             emode=emode,
             emode_risk=emode_risk,
             emode_assets=emode_assets,
+            emode_category=emode_category,
             close_factor=close_factor,
         )
         self._unchecked_ts: int | None = None
@@ -414,9 +445,9 @@ class SimulatedAave(OnChainGateway):
         out |= {keys.debt_token(a, self.venue): p.booked for a, p in self.account.debt.items() if p.booked}
         return dict(sorted(out.items()))
 
-    async def execute(self, instruction: VenueInstruction) -> None:
+    async def execute(self, instruction: Instruction) -> None:
         account = self.account
-        match instruction:
+        match instruction.action:
             case Supply(asset=asset, amount=amount):
                 self.require_wallet(asset, positive(amount, "amount"))
                 execution = account.supply(asset, amount, self.gas_cost("supply"))
@@ -427,8 +458,10 @@ class SimulatedAave(OnChainGateway):
             case Repay(asset=asset, amount=amount):
                 self.require_wallet(asset, account.repay_amount(asset, amount))
                 execution = account.repay(asset, amount, self.gas_cost("repay"))
+            case SetEMode(category=category):
+                execution = account.set_emode(category, self.gas_cost("set_emode"))
             case _:
-                raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
+                raise self.unsupported(instruction)
         await self.fill(instruction, execution)
 
     async def on_reserve(self, state: ReserveState) -> None:

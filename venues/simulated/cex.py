@@ -40,12 +40,12 @@ from basis.bus.messages import (
     ClockTicked,
     Fill,
     FundingRate,
+    Instruction,
     PerpTrade,
     Settled,
     SpotTrade,
     Transfer,
     TransferCompleted,
-    VenueInstruction,
 )
 
 from ..errors import (
@@ -439,18 +439,30 @@ class SimulatedCex(GatewayComponent):
     def balances(self) -> dict[str, float]:
         return self.account.balances.snapshot()
 
-    async def execute(self, instruction: VenueInstruction) -> None:
-        match instruction:
-            case SpotTrade(symbol=symbol, side=side, quantity=quantity):
+    async def execute(self, instruction: Instruction) -> None:
+        match instruction.action:
+            case SpotTrade(order_type="market", symbol=symbol, side=side, quantity=quantity):
                 await self.fill(instruction, self.account.spot_trade(symbol, side, quantity))
-            case PerpTrade(symbol=symbol, side=side, quantity=quantity, reduce_only=reduce_only):
+            case PerpTrade(
+                order_type="market",
+                take_profit=None,
+                stop_loss=None,
+                symbol=symbol,
+                side=side,
+                quantity=quantity,
+                reduce_only=reduce_only,
+            ):
                 await self.fill(instruction, self.account.perp_trade(symbol, side, quantity, reduce_only))
-            case Transfer():
-                await self.withdraw(instruction)
+            case Transfer() as transfer:
+                await self.withdraw(instruction, transfer)
+            case SpotTrade() | PerpTrade():
+                raise UnsupportedInstruction(
+                    f"{self.venue} simulates market orders only (no limit, take-profit or stop-loss)"
+                )
             case _:
-                raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
+                raise self.unsupported(instruction)
 
-    async def withdraw(self, transfer: Transfer) -> None:
+    async def withdraw(self, instruction: Instruction, transfer: Transfer) -> None:
         if transfer.source != self.venue or transfer.destination not in self.destinations:
             raise UnknownDestination(
                 f"{self.venue} cannot send from {transfer.source} to {transfer.destination}"
@@ -469,7 +481,7 @@ class SimulatedCex(GatewayComponent):
         )
         arrival = Arrival(
             due_ns=self.clock.now_ns() + self.withdrawal_delay_ns,
-            cause=transfer,
+            cause=instruction,
             source=self.venue,
             destination=transfer.destination,
             asset=transfer.asset,
@@ -480,7 +492,7 @@ class SimulatedCex(GatewayComponent):
         )
         self.arrivals.add(arrival)
         execution = replace(execution, changes=(*execution.changes, arrival.departure()))
-        await self.fill(transfer, execution)
+        await self.fill(instruction, execution)
         if self.withdrawal_delay_ns == 0:
             await self.arrivals.release(self, self.clock.now_ns())
 

@@ -21,9 +21,9 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import Bar, Fill, Swap, VenueInstruction
+from basis.bus.messages import Bar, Fill, Instruction, Swap
 
-from ..errors import NoPrice, SlippageExceeded, UnknownInstrument, UnsupportedInstruction
+from ..errors import NoPrice, SlippageExceeded, UnknownInstrument
 from ..gateway import Execution
 from .cex import BPS
 from .ledger import positive
@@ -131,15 +131,16 @@ class SimulatedDex(OnChainGateway):
         if bar.venue == self.bar_venue:
             self.pools.on_bar(bar)
 
-    async def execute(self, instruction: VenueInstruction) -> None:
-        if not isinstance(instruction, Swap):
-            raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
-        self.require_wallet(instruction.sell_asset, positive(instruction.amount, "amount"))
+    async def execute(self, instruction: Instruction) -> None:
+        swap = instruction.action
+        if not isinstance(swap, Swap):
+            raise self.unsupported(instruction)
+        self.require_wallet(swap.sell_asset, positive(swap.amount, "amount"))
         execution = self.pools.swap(
-            instruction.sell_asset,
-            instruction.buy_asset,
-            instruction.amount,
-            instruction.max_slippage_bps,
+            swap.sell_asset,
+            swap.buy_asset,
+            swap.amount,
+            swap.max_slippage_bps,
             self.gas_cost("swap"),
         )
         await self.fill(instruction, execution)

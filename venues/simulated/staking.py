@@ -19,9 +19,9 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import ClockTicked, Fill, LstRate, Stake, Unstake, VenueInstruction
+from basis.bus.messages import ClockTicked, Fill, Instruction, LstRate, Stake, Unstake
 
-from ..errors import NoPrice, UnknownInstrument, UnsupportedInstruction
+from ..errors import NoPrice, UnknownInstrument
 from ..gateway import Execution
 from .ledger import positive
 from .onchain import ETH_KEY, WALLET, GasMeter, OnChainGateway, wallet_key
@@ -113,8 +113,8 @@ class SimulatedStaking(OnChainGateway):
     def on_rate(self, message: LstRate) -> None:
         self.pool.on_rate(message)
 
-    async def execute(self, instruction: VenueInstruction) -> None:
-        match instruction:
+    async def execute(self, instruction: Instruction) -> None:
+        match instruction.action:
             case Stake(token=token, amount=amount):
                 self.require_wallet("ETH", positive(amount, "amount"))
                 await self.fill(instruction, self.pool.stake(token, amount, self.gas_cost("stake")))
@@ -138,7 +138,7 @@ class SimulatedStaking(OnChainGateway):
                 if self.unstake_delay_ns == 0:
                     await self.arrivals.release(self, self.clock.now_ns())
             case _:
-                raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
+                raise self.unsupported(instruction)
 
     def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
         """Release the arrivals due (a coroutine for the bus to await only when one is)."""

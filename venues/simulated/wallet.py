@@ -26,9 +26,9 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import ClockTicked, Fill, FlowBooked, InvestorDeposit, Transfer, VenueInstruction
+from basis.bus.messages import ClockTicked, Fill, FlowBooked, Instruction, InvestorDeposit, Transfer
 
-from ..errors import UnknownDestination, UnsupportedInstruction
+from ..errors import UnknownDestination
 from ..gateway import Execution
 from .ledger import positive
 from .onchain import WALLET, GasMeter, OnChainGateway, wallet_asset, wallet_key
@@ -97,10 +97,10 @@ class SimulatedWallet(OnChainGateway):
             )
         )
 
-    async def execute(self, instruction: VenueInstruction) -> None:
-        if not isinstance(instruction, Transfer):
-            raise UnsupportedInstruction(f"{self.venue} does not handle {type(instruction).__name__}")
-        transfer = instruction
+    async def execute(self, instruction: Instruction) -> None:
+        transfer = instruction.action
+        if not isinstance(transfer, Transfer):
+            raise self.unsupported(instruction)
         if transfer.source != WALLET:
             raise UnknownDestination(f"the wallet cannot send from {transfer.source}")
         if transfer.destination != self.investor and transfer.destination not in self.deposit_delays_ns:
@@ -109,31 +109,35 @@ class SimulatedWallet(OnChainGateway):
         self.require_wallet(transfer.asset, amount)
         gas_eth = self.gas_cost("eth_transfer" if wallet_asset(transfer.asset) == "ETH" else "erc20_transfer")
         if transfer.destination == self.investor:
-            await self.pay_out(transfer, amount, gas_eth)
+            await self.pay_out(instruction, transfer, amount, gas_eth)
         else:
-            await self.send_to_venue(transfer, amount, gas_eth)
+            await self.send_to_venue(instruction, transfer, amount, gas_eth)
 
-    async def pay_out(self, transfer: Transfer, amount: float, gas_eth: float) -> None:
-        await self.accept(transfer)
+    async def pay_out(
+        self, instruction: Instruction, transfer: Transfer, amount: float, gas_eth: float
+    ) -> None:
+        await self.accept(instruction)
         await self.emit(
             self.make(
                 FlowBooked,
-                cause=transfer,
+                cause=instruction,
                 kind="withdrawal",
                 amount=amount,
                 asset=wallet_asset(transfer.asset),
                 instrument=wallet_key(transfer.asset),
-                request_id=transfer.correlation_id or transfer.id,
+                request_id=instruction.correlation_id or instruction.id,
             )
         )
-        await self.filled(transfer, Execution(changes=(GasMeter.change(gas_eth),), gas_eth=gas_eth))
+        await self.filled(instruction, Execution(changes=(GasMeter.change(gas_eth),), gas_eth=gas_eth))
 
-    async def send_to_venue(self, transfer: Transfer, amount: float, gas_eth: float) -> None:
+    async def send_to_venue(
+        self, instruction: Instruction, transfer: Transfer, amount: float, gas_eth: float
+    ) -> None:
         destination = transfer.destination
         delay = self.deposit_delays_ns[destination]
         arrival = Arrival(
             due_ns=self.clock.now_ns() + delay,
-            cause=transfer,
+            cause=instruction,
             source=WALLET,
             destination=destination,
             asset=transfer.asset,
@@ -148,7 +152,7 @@ class SimulatedWallet(OnChainGateway):
             arrival.departure(),
             GasMeter.change(gas_eth),
         )
-        await self.fill(transfer, Execution(changes=changes, gas_eth=gas_eth))
+        await self.fill(instruction, Execution(changes=changes, gas_eth=gas_eth))
         if delay == 0:
             await self.arrivals.release(self, self.clock.now_ns())
 
