@@ -12,6 +12,7 @@ from .messages import (
     Liquidated,
     Message,
     Settled,
+    TransactionReverted,
     TransferCompleted,
 )
 
@@ -22,6 +23,7 @@ BALANCE_EVENTS: tuple[type[Message], ...] = (
     Liquidated,
     TransferCompleted,
     FlowBooked,
+    TransactionReverted,
 )
 """The events that move balances: the position monitor books each and answers with a PositionSnapshot."""
 
@@ -51,6 +53,7 @@ class PositionBook:
                 InstructionFilled(changes=changes)
                 | Liquidated(changes=changes)
                 | TransferCompleted(changes=changes)
+                | TransactionReverted(changes=changes)
             ):
                 for change in changes:
                     if change.instrument.startswith(prefix):

@@ -56,6 +56,10 @@ class ExecutionJournal(Protocol):
         """Record the outcome of the execution of a claimed ``key``."""
         ...
 
+    async def lookup(self, key: str) -> Recorded | None:
+        """What the journal holds for ``key`` (None: never claimed), claiming nothing."""
+        ...
+
 
 class MemoryJournal:
     """An :class:`ExecutionJournal` in memory, remembering the last ``limit`` keys."""
@@ -79,6 +83,10 @@ class MemoryJournal:
     async def complete(self, key: str, outcomes: Sequence[Message]) -> None:
         if key in self._entries:
             self._entries[key] = tuple(outcomes)
+
+    async def lookup(self, key: str) -> Recorded | None:
+        found = self._entries.get(key)
+        return None if found is None else Recorded(found)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -134,8 +142,16 @@ class JetStreamJournal:
             pass  # claimed before: read what is recorded
         except nats.errors.Error as exc:
             raise TransportError(f"execution journal: cannot claim {key!r}: {exc!r}") from exc
+        recorded = await self.lookup(key)
+        if recorded is None:  # claimed, then purged under us: nothing to answer with
+            raise TransportError(f"execution journal: {key!r} is claimed and cannot be read")
+        return recorded
+
+    async def lookup(self, key: str) -> Recorded | None:
         try:
-            entry = await self.kv.get(name)
+            entry = await self.kv.get(kv_key(key))
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
         except nats.errors.Error as exc:
             raise TransportError(f"execution journal: cannot read {key!r}: {exc!r}") from exc
         return Recorded(decode_outcomes(entry.value or b""))

@@ -239,7 +239,7 @@ class ExposureMonitor(Component):
 
     async def on_positions(self, message: PositionSnapshot) -> None:
         valuation = self.exposures.on_positions(message.positions)
-        await self.emit(self._snapshot(valuation, message))
+        await self.emit(self._snapshot(valuation, message, message.through))
 
     def on_clock(self, message: ClockTicked) -> Awaitable[None] | None:
         """A snapshot when the valuation changed, returned for the bus to await; None (no coroutine) on the
@@ -247,9 +247,9 @@ class ExposureMonitor(Component):
         valuation = self.exposures.on_clock(message.ts)
         if valuation is None:
             return None
-        return self.emit(self._snapshot(valuation, message))
+        return self.emit(self._snapshot(valuation, message, ""))
 
-    def _snapshot(self, valuation: Valuation, cause: Message) -> ExposureSnapshot:
+    def _snapshot(self, valuation: Valuation, cause: Message, through: str) -> ExposureSnapshot:
         """``self.make(ExposureSnapshot, cause=cause, **valuation.snapshot_fields())``, built directly."""
         return ExposureSnapshot(
             id=self.ids.next_id(),
@@ -261,4 +261,5 @@ class ExposureMonitor(Component):
             net_delta=valuation.net_delta,
             total_usd=valuation.total_usd,
             total_share=valuation.total_share,
+            through=through,
         )

@@ -48,9 +48,9 @@ from basis.bus.messages import (
     Liquidated,
     Message,
     PnlSnapshot,
-    PositionSnapshot,
     RiskAssessment,
     Settled,
+    TransactionReverted,
     TransferCompleted,
 )
 
@@ -116,6 +116,8 @@ def changes_of(message: Message, gas_instrument: str = GAS_INSTRUMENT) -> tuple[
                     parts = (("trading_fees", fill.delta),)
                 out.append(Change(fill.instrument, fill.delta, parts))
             return tuple(out)
+        case TransactionReverted(changes=fills):
+            return tuple(Change(f.instrument, f.delta, (("gas", f.delta),)) for f in fills)
         case Liquidated(changes=fills):
             return tuple(Change(f.instrument, f.delta, (("liquidation", f.delta),)) for f in fills)
         case TransferCompleted(changes=fills):
@@ -306,16 +308,12 @@ class PnlMonitor(Component):
         super().__init__(bus, clock, ids)
         self.prices = prices if prices is not None else PriceBook()
         self.ledger = PnlLedger(share_class, tolerance=tolerance)
-        self._event_of_positions: dict[str, str] = {}
         self._exposures: dict[str, ExposureSnapshot] = {}
 
     async def on_start(self) -> None:
         await follow_prices(self.bus, self.prices)
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
         await self.bus.subscribe("evt.*.*", self.on_balance_event, types=BALANCE_EVENTS)
-        await self.bus.subscribe(
-            subjects.evt("positions", "snapshot"), self.on_positions, types=(PositionSnapshot,)
-        )
         await self.bus.subscribe(
             subjects.evt("exposure", "snapshot"), self.on_exposure, types=(ExposureSnapshot,)
         )
@@ -327,19 +325,12 @@ class PnlMonitor(Component):
     def on_balance_event(self, message: Message) -> None:
         self.ledger.record(message)
 
-    def on_positions(self, message: PositionSnapshot) -> None:
-        _remember(self._event_of_positions, message.id, message.causation_id)
-
     def on_exposure(self, message: ExposureSnapshot) -> None:
         _remember(self._exposures, message.id, message)
 
     async def on_risk(self, message: RiskAssessment) -> None:
         exposure = self._exposures.pop(message.causation_id, None)
-        through: str | None = None
-        if exposure is not None:
-            # the ExposureSnapshot reflects the positions after the event its PositionSnapshot answered
-            through = self._event_of_positions.pop(exposure.causation_id, None)
-        self.ledger.value(self.prices, through=through)
+        self.ledger.value(self.prices, through=message.through or None)
         if exposure is not None:
             self._compare(exposure)
         ledger = self.ledger

@@ -33,4 +33,6 @@ class PositionMonitor(Component):
         self, message: InstructionFilled | Settled | Liquidated | TransferCompleted | FlowBooked
     ) -> None:
         self.book.apply_event(message)
-        await self.emit(self.make(PositionSnapshot, cause=message, positions=self.book.snapshot()))
+        await self.emit(
+            self.make(PositionSnapshot, cause=message, positions=self.book.snapshot(), through=message.id)
+        )

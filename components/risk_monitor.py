@@ -276,5 +276,6 @@ class RiskMonitor(Component):
                 ltv=a.ltv,
                 delta_drift=a.delta_drift,
                 breaches=a.breaches,
+                through=message.through,
             )
         )

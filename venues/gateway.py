@@ -9,12 +9,14 @@ on ``cmd.<venue>.*`` and publishes, for that venue:
 * ``TransferCompleted`` for the arrival side of a transfer it sent;
 * ``Liquidated`` when the venue liquidates the account.
 
-Each instruction gets exactly one final answer (filled or rejected), and is executed at most once: the
-gateway claims the instruction's idempotency key in its execution journal (:mod:`basis.bus.journal`)
-before executing it and records the messages it answered with; an instruction whose key is claimed
-already (a redelivery, or a delivery to a gateway restarted since) is answered with those same messages
-and nothing is executed. A key claimed with no outcome recorded (the gateway stopped while executing
-it) is answered by :meth:`GatewayComponent.recover`: a live gateway asks the venue by client order id.
+Each instruction gets exactly one final answer (filled, cancelled, expired or rejected; fills before it
+may be partial, ``InstructionFilled.remaining`` > 0), and is executed at most once: the gateway claims
+the instruction's idempotency key in its execution journal (:mod:`basis.bus.journal`) before executing
+it and records the messages it answered with. An instruction whose key is claimed already (a
+redelivery, or a delivery to a gateway restarted since) is answered with an ``InstructionStatus``
+carrying those messages, and nothing is executed; so is a ``QueryStatus`` on ``cmd.<venue>.status``.
+A key claimed with no outcome recorded (the gateway stopped while executing it) is answered by
+:meth:`GatewayComponent.recover`: a live gateway asks the venue by client order id.
 """
 
 from __future__ import annotations
@@ -32,10 +34,17 @@ from basis.bus.messages import (
     Fill,
     Instruction,
     InstructionAccepted,
+    InstructionCancelled,
+    InstructionExpired,
     InstructionFilled,
     InstructionRejected,
+    InstructionState,
+    InstructionStatus,
     Liquidated,
     Message,
+    Outcome,
+    QueryStatus,
+    TransactionReverted,
 )
 
 from .errors import InternalError, OutcomeUnknown, UnsupportedInstruction, VenueError
@@ -43,7 +52,14 @@ from .port import VenueGateway as VenueGateway  # a Protocol: defined in a modul
 
 log = logging.getLogger("basis.venues")
 
-INSTRUCTION_TYPES: tuple[type[Message], ...] = (Instruction,)
+INSTRUCTION_TYPES: tuple[type[Message], ...] = (Instruction, QueryStatus)
+_STATE_OF: dict[type[Message], InstructionState] = {
+    InstructionAccepted: "accepted",
+    InstructionRejected: "rejected",
+    TransactionReverted: "rejected",
+    InstructionCancelled: "cancelled",
+    InstructionExpired: "expired",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +70,17 @@ class Execution:
     fee: float = 0.0
     fee_asset: str = ""
     gas_eth: float = 0.0
+
+
+def state_of(outcomes: tuple[Message, ...]) -> InstructionState:
+    """The state an instruction is in after ``outcomes`` (its messages so far, in order)."""
+    for message in reversed(outcomes):
+        if isinstance(message, InstructionFilled):
+            return "partially_filled" if message.remaining > 0.0 else "filled"
+        state = _STATE_OF.get(type(message))
+        if state is not None:
+            return state
+    return "executing"
 
 
 class GatewayComponent(Component):
@@ -92,8 +119,11 @@ class GatewayComponent(Component):
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    async def handle(self, instruction: Instruction) -> None:
+    async def handle(self, instruction: Instruction | QueryStatus) -> None:
         if instruction.venue != self.venue:
+            return
+        if isinstance(instruction, QueryStatus):
+            await self.answer_status(instruction)
             return
         key = instruction.key
         recorded = await self.journal.claim(key)
@@ -115,17 +145,35 @@ class GatewayComponent(Component):
             await self.journal.complete(key, outcomes)
 
     async def answer_again(self, instruction: Instruction, recorded: Recorded) -> None:
-        """Answer a key executed before with the messages recorded for it, unchanged (same ids, so a
-        consumer that saw them already can tell), or :meth:`recover` when its execution never finished.
-        The gateway's own books took them in when they were first published."""
-        if not recorded.outcomes:
+        """Answer a key executed before with its status and the messages recorded for it, or
+        :meth:`recover` when its execution never finished (claimed, no outcome, and this gateway is not
+        executing it: it stopped in between)."""
+        executing = self._answering
+        if not recorded.outcomes and (executing is None or executing.key != instruction.key):
             await self.recover(instruction)
             return
         log.info("%s: %s %s executed before, answered again", self.venue, instruction.kind, instruction.key)
-        for message in recorded.outcomes:
-            if self._own_types and isinstance(message, self._own_types):
-                self._own.add(message.id)  # booked when first published: not again when it comes back
-            await Component.emit(self, message)
+        await self.emit(self.status(instruction, instruction.id, recorded))
+
+    async def answer_status(self, query: QueryStatus) -> None:
+        """Answer a status query from the journal (``unknown``: the instruction never arrived here)."""
+        recorded = await self.journal.lookup(query.instruction_id)
+        await self.emit(self.status(query, query.instruction_id, recorded))
+
+    def status(self, cause: Message, instruction_id: str, recorded: Recorded | None) -> InstructionStatus:
+        state: InstructionState = "unknown"
+        outcomes: tuple[Outcome, ...] = ()
+        if recorded is not None:
+            outcomes = tuple(m for m in recorded.outcomes if isinstance(m, Outcome))
+            state = state_of(recorded.outcomes)
+        return self.make(
+            InstructionStatus,
+            cause=cause,
+            instruction_id=instruction_id,
+            venue=self.venue,
+            state=state,
+            outcomes=outcomes,
+        )
 
     async def recover(self, instruction: Instruction) -> None:
         """Answer an instruction whose execution was interrupted (its key claimed, no outcome recorded).

@@ -39,6 +39,14 @@ class Instruction(Message, frozen=True, kw_only=True):
         return f"{self.action.describe()}@{self.venue}"
 
 
+class QueryStatus(Message, frozen=True, kw_only=True):
+    """Ask ``venue`` where ``instruction_id`` stands; it answers ``InstructionStatus`` on
+    ``evt.<venue>.status``. The router asks when an instruction's deadline passes without a final answer."""
+
+    venue: str
+    instruction_id: str
+
+
 class InvestorDeposit(Message, frozen=True, kw_only=True):
     """New capital in the share class currency."""
 
@@ -53,4 +61,4 @@ class InvestorWithdrawal(Message, frozen=True, kw_only=True):
     asset: str
 
 
-Command = Instruction | InvestorDeposit | InvestorWithdrawal
+Command = Instruction | QueryStatus | InvestorDeposit | InvestorWithdrawal

@@ -11,6 +11,12 @@ from .base import Message
 SettlementKind = Literal["funding", "lending_interest", "borrow_cost", "staking", "rewards"]
 RiskLevel = Literal["ok", "warning", "critical"]
 WrapperAction = Literal["entry_full", "entry_partial", "exit_full", "exit_partial", "sell_dust", "hold"]
+InstructionState = Literal[
+    "unknown", "executing", "accepted", "partially_filled", "filled", "cancelled", "expired", "rejected"
+]
+"""Where an instruction stands at its venue: ``unknown`` (never received), ``executing`` (received, no
+outcome yet), ``accepted`` / ``partially_filled`` (open), or one of the four final states."""
+FINAL_STATES: frozenset[str] = frozenset({"filled", "cancelled", "expired", "rejected"})
 
 
 class InstructionAccepted(Message, frozen=True, kw_only=True):
@@ -34,8 +40,12 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
 
 class InstructionFilled(Message, frozen=True, kw_only=True):
-    """An instruction completed. ``changes`` lists every balance it moved (canonical instrument keys);
-    ``fee`` and ``gas`` are costs in ``fee_asset`` / ETH already included in ``changes``."""
+    """An instruction was carried out, in full or in part. ``changes`` lists every balance this fill moved
+    (canonical instrument keys); ``fee`` and ``gas`` are costs in ``fee_asset`` / ETH already included in
+    ``changes``. ``remaining`` is the size still open after this fill, in the units of the action's size
+    (a trade's quantity, an amount): 0 when the instruction is complete, so a partially filled order
+    publishes one ``InstructionFilled`` per fill, the last with ``remaining=0`` (or a cancellation or an
+    expiry ends it)."""
 
     instruction_id: str
     venue: str
@@ -43,6 +53,69 @@ class InstructionFilled(Message, frozen=True, kw_only=True):
     fee: float = 0.0
     fee_asset: str = ""
     gas_eth: float = 0.0
+    remaining: float = 0.0
+
+
+class InstructionCancelled(Message, frozen=True, kw_only=True):
+    """What was still open of an instruction is cancelled (on request, by its time in force, or by the
+    venue); ``filled`` is how much of it had been filled, in the units of the action's size."""
+
+    instruction_id: str
+    venue: str
+    reason: str
+    filled: float = 0.0
+
+
+class InstructionExpired(Message, frozen=True, kw_only=True):
+    """An instruction's time in force ran out with ``filled`` of it filled (the rest is not executed)."""
+
+    instruction_id: str
+    venue: str
+    filled: float = 0.0
+
+
+class TransactionSubmitted(Message, frozen=True, kw_only=True):
+    """An on-chain venue sent the transaction of an instruction: ``tx_hash`` from ``nonce`` of its
+    account. Balances move only when it is mined (``InstructionFilled``)."""
+
+    instruction_id: str
+    venue: str
+    tx_hash: str
+    nonce: int
+
+
+class TransactionMined(Message, frozen=True, kw_only=True):
+    """The transaction is in block ``block`` and succeeded; the instruction's ``InstructionFilled`` follows."""
+
+    instruction_id: str
+    venue: str
+    tx_hash: str
+    block: int
+    gas_used: int
+
+
+class TransactionReverted(Message, frozen=True, kw_only=True):
+    """The transaction was mined and reverted: the instruction's final answer. Nothing moved but the gas,
+    which ``changes`` books (``wallet:BaseToken:ETH −gas_eth``). ``reason`` is the decoded revert reason,
+    naming the step of a bundle (``step 3: HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD``)."""
+
+    instruction_id: str
+    venue: str
+    tx_hash: str
+    block: int
+    reason: str
+    changes: tuple[Fill, ...] = ()
+    gas_eth: float = 0.0
+
+
+class TransactionReplaced(Message, frozen=True, kw_only=True):
+    """The transaction ``tx_hash`` was replaced by ``replaced_by`` (same nonce, higher fee); the
+    instruction's outcome follows for the new hash."""
+
+    instruction_id: str
+    venue: str
+    tx_hash: str
+    replaced_by: str
 
 
 class Settled(Message, frozen=True, kw_only=True):
@@ -84,6 +157,33 @@ class FlowBooked(Message, frozen=True, kw_only=True):
     request_id: str = ""
 
 
+Outcome = (
+    InstructionAccepted
+    | InstructionFilled
+    | InstructionRejected
+    | InstructionCancelled
+    | InstructionExpired
+    | TransactionSubmitted
+    | TransactionMined
+    | TransactionReverted
+    | TransactionReplaced
+    | FlowBooked
+)
+"""What a venue publishes in answer to an instruction (a payout to investors books a ``FlowBooked``)."""
+
+
+class InstructionStatus(Message, frozen=True, kw_only=True):
+    """What a venue knows of an instruction: its answer to a ``QueryStatus``, and to an instruction
+    delivered again. ``outcomes`` are the messages it published for the instruction, unchanged and in
+    order (the balance events among them were booked when first published: a consumer that books
+    balances does not book them again from here)."""
+
+    instruction_id: str
+    venue: str
+    state: InstructionState
+    outcomes: tuple[Outcome, ...] = ()
+
+
 class RunStarted(Message, frozen=True, kw_only=True):
     """The first event of a run: what it runs and how it values balances, so the log alone rebuilds it.
 
@@ -104,9 +204,11 @@ class RunStarted(Message, frozen=True, kw_only=True):
 
 
 class PositionSnapshot(Message, frozen=True, kw_only=True):
-    """Every open position by canonical instrument key (``venue:position_type:symbol``)."""
+    """Every open position by canonical instrument key (``venue:position_type:symbol``), after booking the
+    balance event ``through`` (the position monitor publishes one snapshot per balance event)."""
 
     positions: dict[str, float]
+    through: str = ""
 
 
 class Exposure(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -125,6 +227,9 @@ class ExposureSnapshot(Message, frozen=True, kw_only=True):
     net_delta: dict[str, float]
     total_usd: float
     total_share: float
+    through: str = ""
+    """The balance event of the positions valued (a ``PositionSnapshot``'s ``through``); empty for a
+    revaluation of unchanged positions at new prices."""
 
 
 class RiskAssessment(Message, frozen=True, kw_only=True):
@@ -134,6 +239,8 @@ class RiskAssessment(Message, frozen=True, kw_only=True):
     ltv: float | None
     delta_drift: float
     breaches: tuple[str, ...] = ()
+    through: str = ""
+    """The ``through`` of the exposure assessed: the PnL monitor values the book through that event."""
 
 
 class PnlSnapshot(Message, frozen=True, kw_only=True):
@@ -146,12 +253,27 @@ class PnlSnapshot(Message, frozen=True, kw_only=True):
     attribution: dict[str, float]
 
 
+LegState = Literal["filled", "partially_filled", "failed"]
+
+
+class LegOutcome(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How one venue's share of a routed instruction ended: ``requested`` and ``filled`` are in the units
+    of the action's size (None for an action without one, such as a bundle)."""
+
+    venue: str
+    state: LegState
+    requested: float | None = None
+    filled: float | None = None
+    reason: str = ""
+
+
 class RouteCompleted(Message, frozen=True, kw_only=True):
     """The execution router finished an instruction addressed to ``venue="router"``.
 
-    ``filled`` is true when every child instruction it sent filled (and every transfer among them
-    arrived); otherwise ``reason`` names each failed leg (``<venue>: <venue reason>``). ``children`` are
-    the ids of the child instructions that filled; ``attempts`` counts every child sent, retries included.
+    ``filled`` is true when every child instruction it sent filled in full (and every transfer among them
+    arrived); otherwise ``reason`` names each leg that did not (``<venue>: <venue reason>``). ``legs``
+    says how each venue's share ended; ``children`` are the ids of the child instructions that filled (in
+    full or in part); ``attempts`` counts every child sent, retries included.
     """
 
     instruction_id: str
@@ -159,6 +281,7 @@ class RouteCompleted(Message, frozen=True, kw_only=True):
     reason: str = ""
     children: tuple[str, ...] = ()
     attempts: int = 0
+    legs: tuple[LegOutcome, ...] = ()
 
 
 class StrategyDecided(Message, frozen=True, kw_only=True):
@@ -172,6 +295,13 @@ Event = (
     InstructionAccepted
     | InstructionRejected
     | InstructionFilled
+    | InstructionCancelled
+    | InstructionExpired
+    | InstructionStatus
+    | TransactionSubmitted
+    | TransactionMined
+    | TransactionReverted
+    | TransactionReplaced
     | Settled
     | TransferCompleted
     | Liquidated

@@ -83,6 +83,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("basis.strategy")
 
 NS_PER_S = 1_000_000_000
+NEVER = 2**62
 OUTCOMES: tuple[type[Message], ...] = (RouteCompleted, InstructionRejected)
 
 
@@ -152,6 +153,8 @@ class Strategy(Component, Generic[P]):
         self._risk_cut_ns: int | None = None
         self._risk_prices_version = -1
         self._due = False
+        self._give_up_ns = NEVER
+        """When the strategy stops waiting for the outcomes of the latest decision that sent instructions."""
 
     @classmethod
     def params_from_mode(cls, mode: ModeConfig, **overrides: Any) -> StrategyParams:
@@ -209,13 +212,36 @@ class Strategy(Component, Generic[P]):
         and the latest assessment still describes the book. (A plain function: most ticks leave nothing
         to do and cost no coroutine; the evaluation is returned for the bus to await.)"""
         self.prices.advance(message.ts)
+        if message.ts >= self._give_up_ns:
+            if self.outstanding:
+                return self._stop_waiting(message)
+            self._give_up_ns = NEVER  # everything came in: nothing to give up on
         if self._due and self.prices.version == self._risk_prices_version:
             return self.evaluate(message)
         return None
 
+    async def _stop_waiting(self, tick: ClockTicked) -> None:
+        """The outcomes of the last decision did not come in time: say so, and decide again on the book as
+        it stands (what filled is in it). A payout stays being paid: it is never sent twice."""
+        abandoned = sorted(self.outstanding.router | self.outstanding.direct)
+        self.outstanding.router.clear()
+        self.outstanding.direct.clear()
+        self._give_up_ns = NEVER
+        reason = (
+            f"no outcome for {', '.join(abandoned)} after {self.params.outcome_timeout_s:g}s: "
+            "deciding on the book as it stands"
+        )
+        log.warning("%s: %s", self.name, reason)
+        decision = self.make(StrategyDecided, cause=tick, action="hold", reason=reason, target={})
+        self.last_decision = decision
+        self._last_hold = reason
+        self._due = True
+        await self.emit(decision)
+        await self.evaluate(tick)
+
     def on_positions(self, message: PositionSnapshot) -> None:
         self.positions = dict(message.positions)
-        self.unbooked.discard(message.causation_id)
+        self.unbooked.discard(message.through)
 
     def on_exposure(self, message: ExposureSnapshot) -> None:
         self.exposure = message
@@ -593,6 +619,8 @@ class Strategy(Component, Generic[P]):
             (self.outstanding.router if instruction.venue == ROUTER else self.outstanding.direct).add(
                 instruction.id
             )
+        if instructions:
+            self._give_up_ns = now + round(self.params.outcome_timeout_s * NS_PER_S)
         self.flows_pending = False
         self._decision_failed = False
         self._last_hold = ""

@@ -47,6 +47,11 @@ class StrategyParams:
     """Cap of the doubling wait after rejections in a row."""
     max_decisions_per_tick: int = 10
     """Safety net: at most this many non-hold decisions per clock instant."""
+    outcome_timeout_s: float = 21_600.0
+    """Clock time the strategy waits for the outcomes of a decision's instructions. Past it, it says so in
+    a ``StrategyDecided`` (hold) and decides again on the book as it stands; a payout it stopped waiting
+    for is never sent again (its withdrawal stays being paid). The router gives every child a final
+    answer well within it (its deadlines and status queries); transfers in flight take longest."""
     wallet: str = "wallet"
     """The on-chain account investor capital arrives in and leaves from."""
     investor: str = "investor"
@@ -65,6 +70,8 @@ class StrategyParams:
                 f"reject_cooldown_s must be in [0, max_reject_cooldown_s={self.max_reject_cooldown_s:g}], "
                 f"got {self.reject_cooldown_s}"
             )
+        if not (math.isfinite(self.outcome_timeout_s) and self.outcome_timeout_s > 0):
+            raise ValueError(f"outcome_timeout_s must be > 0, got {self.outcome_timeout_s}")
         if self.max_decisions_per_tick < 1:
             raise ValueError(f"max_decisions_per_tick must be >= 1, got {self.max_decisions_per_tick}")
 

@@ -36,6 +36,8 @@ def _sample(cls: type[m.Message]) -> m.Message:
             fields[field.name] = "funding" if cls is m.Settled else "deposit"
         elif field.name == "level":
             fields[field.name] = "ok"
+        elif field.name == "state":
+            fields[field.name] = "filled"
         elif field.name == "action":
             fields[field.name] = m.Supply(asset="USDT", amount=1.5) if cls is m.Instruction else "hold"
         elif field.name == "command":

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from basis.bus.messages import ClockTicked, Fill, Liquidated, Message
+from basis.bus.messages import ClockTicked, Fill, Liquidated, Message, TransactionReverted
 from basis.components.pnl_monitor import ATTRIBUTION_KEYS, AttributionError, PnlLedger
 from basis.components.pricing import MissingPrice, PriceBook
 
@@ -279,4 +279,29 @@ def test_gas_is_taken_from_the_change_that_carries_it() -> None:
     )
     ledger.value(prices)
     assert (ledger.attribution["gas"], ledger.attribution["trading_fees"]) == (-0.0078125, -0.0625)
+    assert ledger.remainder == 0.0
+
+
+def test_the_gas_of_a_reverted_transaction_is_booked_and_attributed_to_gas() -> None:
+    t1 = 1 * H
+    reverted = TransactionReverted(
+        id="tx.1",
+        ts=t1,
+        instruction_id="bundle.1",
+        venue="instadapp",
+        tx_hash="0x" + "ab" * 32,
+        block=20_000_000,
+        reason="step 2: HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD",
+        changes=(Fill(instrument="wallet:BaseToken:ETH", delta=-0.0078125),),
+        gas_eth=0.0078125,
+    )
+    messages = [
+        *market(t1, 65536.0, 65536.0, 2048.0),
+        flow(t1, "deposit", 4096.0, "wallet:BaseToken:USDT"),
+        reverted,
+    ]
+    ledger = run_ledger(messages, "USDT")
+    assert ledger.book.snapshot() == {"wallet:BaseToken:ETH": -0.0078125, "wallet:BaseToken:USDT": 4096.0}
+    assert ledger.attribution["gas"] == -16.0  # 2^-7 ETH at 2048
+    assert ledger.pnl == -16.0 == sum(ledger.attribution.values())
     assert ledger.remainder == 0.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from routerutil import Reject, Rig
+from routerutil import Rig
+from venuedoubles import Reject
 
 from basis.bus.messages import (
     AtomicBundle,

@@ -78,7 +78,7 @@ SUPPLIED = "aave_v3:aToken:aUSDT"
 
 
 async def publish_book(fed: Fed, balances: dict[str, float], cause: str = "") -> None:
-    await fed.feed.send(fed.feed.make(PositionSnapshot, causation_id=cause, positions=balances))
+    await fed.feed.send(fed.feed.make(PositionSnapshot, through=cause, positions=balances))
 
 
 async def test_it_waits_until_every_balance_event_it_saw_is_in_the_positions() -> None:
@@ -92,7 +92,7 @@ async def test_it_waits_until_every_balance_event_it_saw_is_in_the_positions() -
     await fed.feed.send(fill)
     await fed.loop()
     assert fed.decisions() == []  # the position monitor has not booked the fill yet
-    await fed.feed.send(fed.feed.make(PositionSnapshot, causation_id=fill.id, positions={WALLET: 1000.0}))
+    await fed.feed.send(fed.feed.make(PositionSnapshot, through=fill.id, positions={WALLET: 1000.0}))
     await fed.loop()
     [decision] = fed.decisions()
     assert decision.action == "entry_full"

@@ -1,6 +1,7 @@
 """A gateway executes an idempotency key at most once: a redelivered instruction, and one delivered to a
 gateway restarted since (its journal in a JetStream key-value bucket on a real nats-server), is answered
-with the original outcome and changes no balance."""
+with an ``InstructionStatus`` carrying the original outcome, and changes no balance; a status query is
+answered from the same journal."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from basis.bus.messages import (
     InstructionAccepted,
     InstructionFilled,
     InstructionRejected,
+    InstructionStatus,
     InvestorDeposit,
     Message,
+    QueryStatus,
     Transfer,
 )
 from basis.bus.transport.nats import NatsTransport
@@ -27,7 +30,7 @@ from basis.venues.simulated import SimulatedWallet
 
 _buckets = itertools.count(1)
 PAYOUT = Transfer(source="wallet", destination="investor", asset="USDT", amount=100.0)
-OUTCOMES = (InstructionAccepted, FlowBooked, InstructionFilled, InstructionRejected)
+OUTCOMES = (InstructionAccepted, FlowBooked, InstructionFilled, InstructionRejected, InstructionStatus)
 
 
 async def wallet(h: Harness, journal: ExecutionJournal | None = None) -> SimulatedWallet:
@@ -60,10 +63,28 @@ async def test_a_redelivered_instruction_is_answered_again_and_not_executed() ->
     balances = gateway.balances()
 
     await h.bus.publish(payout)  # redelivery
-    assert answers(h, payout) == first + first  # the same messages, ids included
+    [status] = answers(h, payout)[3:]
+    assert isinstance(status, InstructionStatus)
+    assert (status.state, status.outcomes) == ("filled", tuple(first))  # the same messages, ids included
     assert gateway.executed == 1
     assert gateway.balances() == balances
     assert balances["wallet:BaseToken:USDT"] == 900.0
+    assert h.book("wallet:BaseToken:USDT") == {"wallet:BaseToken:USDT": 900.0}  # the payout booked once
+
+
+async def test_a_status_query_is_answered_from_the_journal() -> None:
+    h, _ = await funded()
+    payout = h.make(Instruction, venue="wallet", action=PAYOUT)
+    await h.bus.publish(payout)
+    for instruction_id, state, outcomes in ((payout.id, "filled", 3), ("never.sent", "unknown", 0)):
+        query = h.make(QueryStatus, venue="wallet", instruction_id=instruction_id)
+        await h.bus.publish(query)
+        [status] = [e for e in h.of(InstructionStatus) if e.causation_id == query.id]
+        assert (status.instruction_id, status.state, len(status.outcomes)) == (
+            instruction_id,
+            state,
+            outcomes,
+        )
 
 
 async def test_a_restarted_gateway_answers_from_the_journal(nats_server: EmbeddedNats) -> None:
@@ -82,7 +103,9 @@ async def test_a_restarted_gateway_answers_from_the_journal(nats_server: Embedde
     await restarted_h.start_recording()
     restarted = await wallet(restarted_h, await JetStreamJournal.open(after.js, bucket))
     await restarted_h.bus.publish(payout)
-    assert answers(restarted_h, payout) == first
+    [status] = answers(restarted_h, payout)
+    assert isinstance(status, InstructionStatus)
+    assert (status.state, status.outcomes) == ("filled", tuple(first))
     assert restarted.executed == 0
     assert restarted.balances() == {}
 

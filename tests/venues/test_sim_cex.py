@@ -10,6 +10,7 @@ from venueutil import HOUR, Harness, changes
 from basis.bus.messages import (
     InstructionAccepted,
     InstructionFilled,
+    InstructionStatus,
     Liquidated,
     PerpTrade,
     Settled,
@@ -203,10 +204,16 @@ async def test_duplicate_instruction_is_answered_once(h: Harness) -> None:
     await h.bus.publish(buy)
     await h.bus.publish(buy)
     answers = [e for e in h.events if getattr(e, "instruction_id", "") == buy.id]
-    assert [type(e) for e in answers] == [InstructionAccepted, InstructionFilled] * 2
-    assert answers[2:] == answers[:2]  # the redelivery is answered with the same messages, ids included
+    assert [type(e) for e in answers] == [InstructionAccepted, InstructionFilled, InstructionStatus]
+    status = answers[2]
+    assert isinstance(status, InstructionStatus)
+    assert (status.state, status.outcomes) == (
+        "filled",
+        tuple(answers[:2]),
+    )  # the original answer, ids included
     assert cex.executed == 1  # and executed once
     assert cex.balances()["binance:BaseToken:BTC"] == approx(1.0)
+    assert h.book("binance:BaseToken:BTC") == {"binance:BaseToken:BTC": approx(1.0)}  # booked once
 
 
 async def test_funding_sign_and_amount_use_mark_at_or_before_funding_time(h: Harness) -> None:
