@@ -5,16 +5,21 @@ streams exist, builds the named component with the live clock and random ids, st
 the component is told to ``stop`` (``sys.control.<name>``) or the process gets SIGTERM/SIGINT; then it
 drains the connection and exits. ``python -m basis.components NAME --nats URL`` runs :func:`main`.
 
-The components of :data:`COMPONENTS` need no configuration. Those of :data:`MODE_COMPONENTS` (the
-exposure, risk and PnL monitors) are built from a strategy mode and an environment (``--mode M --env E``,
-:func:`load_mode_setup`): the share class, the price references and perp marks (``price_sources``),
-and the mode's risk limits.
+The components of :data:`COMPONENTS` need no configuration (the clock takes its period). Those of
+:data:`MODE_COMPONENTS` (the exposure, risk and PnL monitors, the strategy, the router) and the venue
+gateways (``sim-<venue>``, one per venue the mode needs) are built from a strategy mode and an
+environment (``--mode M --env E``, :func:`load_mode_setup`): the share class, the price references and
+perp marks (``price_sources``), the mode's risk limits, its strategy parameters and action map, and
+each venue's configuration. A gateway keeps its execution journal in the JetStream key-value bucket
+``basis_executed``, so a restarted gateway never executes an instruction twice.
+:func:`describe_components` says what each needs (``basis component list``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 import sys
@@ -29,22 +34,28 @@ from basis.bus.component import Component
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.errors import BusError
 from basis.bus.ids import IdFactory, RandomIds
+from basis.bus.journal import JetStreamJournal
 from basis.bus.logs import LEVELS, log_to_stderr
 from basis.bus.transport.nats import NatsTransport
+from basis.components.clock import ClockTicker
 from basis.components.exposure_monitor import ExposureMonitor
 from basis.components.pnl_monitor import PnlMonitor
 from basis.components.position_monitor import PositionMonitor
 from basis.components.pricing import PriceBook, Reference
 from basis.configs import ConfigError, RunConfig, load_run_config
+from basis.venues.gateway import GatewayComponent
 
 log = logging.getLogger("basis.process")
 
 ComponentFactory = Callable[[Bus, Clock, IdFactory], Component]
 
 COMPONENTS: dict[str, ComponentFactory] = {
+    "clock": ClockTicker,
     "position-monitor": PositionMonitor,
 }
 """Components that need no configuration."""
+GATEWAY_PREFIX = "sim-"
+"""Simulated venue gateways run as ``sim-<venue>``."""
 
 DEFAULT_ENVIRONMENT = "all-simulation"
 
@@ -60,6 +71,8 @@ class ModeSetup:
     run: RunConfig
     references: dict[str, Reference] = field(default_factory=dict)
     perp_marks: dict[str, Reference] = field(default_factory=dict)
+    venues: dict[str, ComponentFactory] = field(default_factory=dict)
+    """The simulated gateway of each venue the mode needs, by component name (``sim-<venue>``)."""
 
     @property
     def share_class(self) -> str:
@@ -72,11 +85,13 @@ class ModeSetup:
 
 def load_mode_setup(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> ModeSetup:
     """Load ``mode`` in ``environment``; price references and perp marks as every run derives them."""
-    from basis.backtest.wiring import price_sources
+    from basis.backtest.wiring import wire
+    from basis.components.feed import discover
+    from basis.data import DATA_ROOT
 
     run = load_run_config(mode, environment)
-    references, perp_marks = price_sources(run)
-    return ModeSetup(run, references, perp_marks)
+    wiring = wire(run, discover([DATA_ROOT]))
+    return ModeSetup(run, wiring.references, wiring.perp_marks, dict(wiring.venues))
 
 
 ModeFactory = Callable[[ModeSetup], ComponentFactory]
@@ -105,16 +120,61 @@ def _pnl_monitor(setup: ModeSetup) -> ComponentFactory:
     return make
 
 
+def _strategy(setup: ModeSetup) -> ComponentFactory:
+    from basis.backtest.strategies import build_strategy, strategy_params
+
+    params = strategy_params(setup.run)
+
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+        return build_strategy(setup.run, params, bus, clock, ids, setup.prices())
+
+    return make
+
+
+def _router(setup: ModeSetup) -> ComponentFactory:
+    from basis.backtest.strategies import build_router
+
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+        return build_router(setup.run, bus, clock, ids)
+
+    return make
+
+
 MODE_COMPONENTS: dict[str, ModeFactory] = {
     "exposure-monitor": _exposure_monitor,
     "risk-monitor": _risk_monitor,
     "pnl-monitor": _pnl_monitor,
+    "strategy": _strategy,
+    "router": _router,
 }
 """Components built from a strategy mode (``--mode``) and an environment (``--env``)."""
+
+NEEDS: dict[str, str] = {
+    "clock": "nothing (--clock-period: seconds between ticks, default 1)",
+    "position-monitor": "nothing",
+    "exposure-monitor": "--mode (share class, price references)",
+    "risk-monitor": "--mode (risk limits, price references)",
+    "pnl-monitor": "--mode (share class, price references)",
+    "strategy": "--mode (strategy parameters, price references)",
+    "router": "--mode (where each action type goes)",
+    f"{GATEWAY_PREFIX}<venue>": "--mode (one per venue the mode needs; the venue's configuration)",
+    "recorder": "--nats URL, --store URL (the event store it appends to)",
+}
+"""What each component is built from, for ``basis component list``."""
 
 
 def component_names() -> list[str]:
     return sorted({*COMPONENTS, *MODE_COMPONENTS})
+
+
+def gateway_names(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> list[str]:
+    """The gateway components of ``mode`` (``sim-binance``, ..., ``sim-wallet``)."""
+    return sorted(load_mode_setup(mode, environment).venues)
+
+
+def describe_components() -> list[tuple[str, str]]:
+    """``(name, what it needs)`` of every component, in a stable order."""
+    return list(NEEDS.items())
 
 
 def resolve_factory(
@@ -134,17 +194,26 @@ def resolve_factory(
     if factory is not None:
         return factory
     configured = MODE_COMPONENTS.get(name)
-    if configured is None:
-        known = sorted({*factories, *MODE_COMPONENTS})
+    gateway = name.startswith(GATEWAY_PREFIX)
+    if configured is None and not gateway:
+        known = sorted({*factories, *MODE_COMPONENTS, f"{GATEWAY_PREFIX}<venue>"})
         raise BusError(f"unknown component {name!r}; known: {', '.join(known)}")
     if mode is None:
         raise UsageError(f"{name} needs --mode MODE (the strategy mode it is configured from)")
     from basis.backtest.errors import BacktestError
 
     try:
-        return configured(load_mode_setup(mode, environment))
+        setup = load_mode_setup(mode, environment)
+        if configured is not None:
+            return configured(setup)
     except (ConfigError, BacktestError) as exc:
         raise UsageError(f"{name} --mode {mode} --env {environment}: {exc}") from exc
+    venue = setup.venues.get(name)
+    if venue is None:
+        raise UsageError(
+            f"{name}: mode {mode} has no such venue; its gateways: {', '.join(sorted(setup.venues))}"
+        )
+    return venue
 
 
 def default_run_dir(run_id: str) -> Path:
@@ -162,6 +231,7 @@ async def run_component(
     handle_signals: bool = True,
     mode: str | None = None,
     environment: str = DEFAULT_ENVIRONMENT,
+    clock_period_s: float = 1.0,
 ) -> int:
     """Run component ``name`` until it is stopped; returns the process exit status.
 
@@ -170,6 +240,8 @@ async def run_component(
     :data:`MODE_COMPONENTS` (see :func:`resolve_factory`, whose errors this raises before connecting).
     """
     factory = resolve_factory(name, mode, environment, registry=registry)
+    if factory is ClockTicker:
+        factory = functools.partial(ClockTicker, period_s=clock_period_s)
     stop = stop or asyncio.Event()
 
     embedded: EmbeddedNats | None = None
@@ -188,6 +260,8 @@ async def run_component(
         await transport.ensure_streams()
         bus = Bus(transport, component=name, run_id=run_id)
         component = factory(bus, LiveClock(), RandomIds())
+        if isinstance(component, GatewayComponent):
+            component.journal = await JetStreamJournal.open(transport.js)
         await component.start()
         log.info("%s running on %s (run %s)", name, nats_url, run_id)
 
@@ -196,6 +270,7 @@ async def run_component(
         await asyncio.wait((stopped, signalled), return_when=asyncio.FIRST_COMPLETED)
         for waiter in (stopped, signalled):
             waiter.cancel()
+        await component.close()
         log.info(
             "%s stopping (%s); processed %d, dead-lettered %d",
             name,
@@ -217,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m basis.components NAME [--nats URL] [--run-id ID] [--mode M [--env E]]``."""
     prog = "python -m basis.components"
     parser = argparse.ArgumentParser(prog=prog, description="Run one component.")
-    parser.add_argument("name", choices=component_names())
+    parser.add_argument("name", help=f"one of {', '.join(component_names())}, or {GATEWAY_PREFIX}<venue>")
     parser.add_argument("--nats", dest="nats_url", default=None, help="NATS URL; embedded server if omitted")
     parser.add_argument("--run-id", default=None, help="run id stamped on every message (default: random)")
     parser.add_argument("--run-dir", type=Path, default=None, help="where an embedded server keeps its store")
@@ -228,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_ENVIRONMENT,
         help="environment of --mode (default: %(default)s)",
     )
+    parser.add_argument("--clock-period", type=float, default=1.0, help="seconds between clock ticks")
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LEVELS)
     args = parser.parse_args(argv)
 
@@ -242,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_dir=args.run_dir,
                 mode=args.mode,
                 environment=args.environment,
+                clock_period_s=args.clock_period,
             )
         )
     except UsageError as exc:

@@ -39,6 +39,10 @@ class Component:
     async def on_start(self) -> None:
         """Subscribe to what the component consumes."""
 
+    async def close(self) -> None:
+        """Release what the component holds beyond its subscriptions (tasks, connections); the process
+        that runs it calls this on the way out."""
+
     def make(self, cls: type[M], *, cause: Message | None = None, **fields: Any) -> M:
         """A new message of ``cls`` stamped with a fresh id, the clock's time and ``cause``'s ids."""
         if cause is not None:

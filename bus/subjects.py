@@ -189,15 +189,38 @@ def _instruction(msg: m.Instruction) -> str:
     return cmd(msg.venue, m.KINDS[type(msg.action)])
 
 
+@_on(m.QueryStatus)
+def _query_status(msg: m.QueryStatus) -> str:
+    return cmd(msg.venue, "status")
+
+
 _VENUE_EVENT_KINDS: dict[type[m.Message], str] = {
     m.InstructionAccepted: "accepted",
     m.InstructionRejected: "rejected",
     m.InstructionFilled: "filled",
+    m.InstructionCancelled: "cancelled",
+    m.InstructionExpired: "expired",
+    m.InstructionStatus: "status",
+    m.TransactionSubmitted: "submitted",
+    m.TransactionMined: "mined",
+    m.TransactionReverted: "reverted",
+    m.TransactionReplaced: "replaced",
 }
 
 
 @_on(*_VENUE_EVENT_KINDS)
-def _venue_event(msg: m.InstructionAccepted | m.InstructionRejected | m.InstructionFilled) -> str:
+def _venue_event(
+    msg: m.InstructionAccepted
+    | m.InstructionRejected
+    | m.InstructionFilled
+    | m.InstructionCancelled
+    | m.InstructionExpired
+    | m.InstructionStatus
+    | m.TransactionSubmitted
+    | m.TransactionMined
+    | m.TransactionReverted
+    | m.TransactionReplaced,
+) -> str:
     return evt(msg.venue, _VENUE_EVENT_KINDS[type(msg)])
 
 
@@ -261,6 +284,7 @@ HIERARCHY: tuple[tuple[str, str], ...] = (
     ("md.reward.<venue>.<reward_token>", "RewardDistribution"),
     ("md.signal.<model>.<symbol>", "ModelSignal"),
     *((f"cmd.<venue>.{kind}", f"Instruction({t.__name__})") for t, kind in m.KINDS.items()),
+    ("cmd.<venue>.status", "QueryStatus"),
     ("cmd.fund.deposit", "InvestorDeposit"),
     ("cmd.fund.withdraw", "InvestorWithdrawal"),
     *((f"evt.<venue>.{kind}", t.__name__) for t, kind in _VENUE_EVENT_KINDS.items()),

@@ -14,13 +14,26 @@ def component() -> None:
 
 
 @component.command("list")
-def list_components() -> None:
-    """List the components that can run as processes."""
-    from basis.process import component_names
+@click.option("--mode", default=None, help="Also list the gateways of this strategy mode.")
+@click.option(
+    "--env", "environment", default="all-simulation", show_default=True, help="Environment of --mode."
+)
+def list_components(mode: str | None, environment: str) -> None:
+    """List the components that can run as processes, and what each needs."""
+    from basis.backtest.errors import BacktestError
+    from basis.configs import ConfigError
+    from basis.process import describe_components, gateway_names
 
-    for name in component_names():
-        click.echo(name)
-    click.echo("recorder")
+    rows = describe_components()
+    width = max(len(name) for name, _ in rows)
+    for name, needs in rows:
+        click.echo(f"{name:<{width}}  {needs}")
+    if mode is not None:
+        try:
+            gateways = gateway_names(mode, environment)
+        except (ConfigError, BacktestError) as exc:
+            raise click.UsageError(f"--mode {mode} --env {environment}: {exc}") from None
+        click.echo(f"\ngateways of {mode}: {', '.join(gateways)}")
 
 
 @component.command()
@@ -38,8 +51,21 @@ def list_components() -> None:
 @click.option(
     "--env", "environment", default="all-simulation", show_default=True, help="Environment of --mode."
 )
+@click.option(
+    "--clock-period",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Seconds between ticks (clock only).",
+)
 def run(
-    name: str, nats_url: str | None, run_id: str | None, store: str | None, mode: str | None, environment: str
+    name: str,
+    nats_url: str | None,
+    run_id: str | None,
+    store: str | None,
+    mode: str | None,
+    environment: str,
+    clock_period: float,
 ) -> None:
     """Run component NAME until it is told to stop (sys.control.NAME) or gets SIGTERM/SIGINT."""
     if name == "recorder":
@@ -53,7 +79,14 @@ def run(
 
     try:
         status = asyncio.run(
-            run_component(name, nats_url, run_id or uuid.uuid4().hex, mode=mode, environment=environment)
+            run_component(
+                name,
+                nats_url,
+                run_id or uuid.uuid4().hex,
+                mode=mode,
+                environment=environment,
+                clock_period_s=clock_period,
+            )
         )
     except UsageError as exc:
         click.echo(f"Error: {exc}", err=True)

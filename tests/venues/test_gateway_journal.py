@@ -131,3 +131,13 @@ async def test_an_interrupted_execution_is_never_executed_again(nats_server: Emb
     assert gateway.executed == 0
     assert gateway.balances()["wallet:BaseToken:USDT"] == 1_000.0
     await transport.close()
+
+
+async def test_an_investor_deposit_delivered_twice_is_booked_once() -> None:
+    h, gateway = await funded()
+    deposit = h.make(InvestorDeposit, amount=500.0, asset="USDT")
+    await h.bus.publish(deposit)
+    await h.bus.publish(deposit)
+    assert len([e for e in h.of(FlowBooked) if e.causation_id == deposit.id]) == 1
+    assert gateway.balances()["wallet:BaseToken:USDT"] == 1_500.0
+    assert h.book("wallet:BaseToken:USDT") == {"wallet:BaseToken:USDT": 1_500.0}

@@ -19,6 +19,7 @@ balances comes from the events it publishes and every other event on ``evt.>`` t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Mapping
 
 from basis.bus import instruments as keys
@@ -33,6 +34,8 @@ from ..gateway import Execution
 from .ledger import positive
 from .onchain import WALLET, GasMeter, OnChainGateway, wallet_asset, wallet_key
 from .pending import Arrival, Arrivals, seconds_to_ns
+
+log = logging.getLogger("basis.venues.wallet")
 
 INVESTOR = "investor"
 DEFAULT_GAS: dict[str, int] = {"erc20_transfer": 65_000, "eth_transfer": 21_000}
@@ -85,17 +88,22 @@ class SimulatedWallet(OnChainGateway):
         return self.wallet.snapshot()
 
     async def on_investor_deposit(self, deposit: InvestorDeposit) -> None:
-        await self.emit(
-            self.make(
-                FlowBooked,
-                cause=deposit,
-                kind="deposit",
-                amount=positive(deposit.amount, "amount"),
-                asset=wallet_asset(deposit.asset),
-                instrument=wallet_key(deposit.asset),
-                request_id=deposit.id,
-            )
+        """Book the deposit once: its id is claimed in the execution journal like an instruction's key,
+        so a deposit delivered again (or to a wallet restarted since) is not booked twice."""
+        if await self.journal.claim(deposit.id) is not None:
+            log.info("wallet: deposit %s booked before, not again", deposit.id)
+            return
+        booked = self.make(
+            FlowBooked,
+            cause=deposit,
+            kind="deposit",
+            amount=positive(deposit.amount, "amount"),
+            asset=wallet_asset(deposit.asset),
+            instrument=wallet_key(deposit.asset),
+            request_id=deposit.id,
         )
+        await self.journal.complete(deposit.id, (booked,))
+        await self.emit(booked)
 
     async def execute(self, instruction: Instruction) -> None:
         transfer = instruction.action
