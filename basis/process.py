@@ -24,12 +24,13 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from basis.bus.bus import Bus
-from basis.bus.clock import Clock, LiveClock
+from basis.bus.clock import Clock, LiveClock, SimClock
 from basis.bus.component import Component
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.errors import BusError
@@ -42,7 +43,7 @@ from basis.components.exposure_monitor import ExposureMonitor
 from basis.components.pnl_monitor import PnlMonitor
 from basis.components.position_monitor import PositionMonitor
 from basis.components.pricing import PriceBook, Reference
-from basis.configs import ConfigError, RunConfig, load_run_config
+from basis.configs import ConfigError, RunConfig, load_run_config, parse_overrides
 from basis.venues.gateway import GatewayComponent
 
 log = logging.getLogger("basis.process")
@@ -83,13 +84,16 @@ class ModeSetup:
         return PriceBook(references=dict(self.references), perp_marks=dict(self.perp_marks))
 
 
-def load_mode_setup(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> ModeSetup:
-    """Load ``mode`` in ``environment``; price references and perp marks as every run derives them."""
+def load_mode_setup(
+    mode: str, environment: str = DEFAULT_ENVIRONMENT, overrides: Mapping[str, Any] | None = None
+) -> ModeSetup:
+    """Load ``mode`` in ``environment`` (with ``overrides`` of its keys, as ``--set`` gives them); price
+    references and perp marks as every run derives them."""
     from basis.backtest.wiring import wire
     from basis.components.feed import discover
     from basis.data import DATA_ROOT
 
-    run = load_run_config(mode, environment)
+    run = load_run_config(mode, environment, overrides=overrides or None)
     wiring = wire(run, discover([DATA_ROOT]))
     return ModeSetup(run, wiring.references, wiring.perp_marks, dict(wiring.venues))
 
@@ -183,6 +187,7 @@ def resolve_factory(
     environment: str = DEFAULT_ENVIRONMENT,
     *,
     registry: dict[str, ComponentFactory] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> ComponentFactory:
     """The factory of component ``name``; loads ``mode`` when the component needs one.
 
@@ -203,7 +208,7 @@ def resolve_factory(
     from basis.backtest.errors import BacktestError
 
     try:
-        setup = load_mode_setup(mode, environment)
+        setup = load_mode_setup(mode, environment, overrides)
         if configured is not None:
             return configured(setup)
     except (ConfigError, BacktestError) as exc:
@@ -288,6 +293,46 @@ async def run_component(
             await embedded.astop()
 
 
+async def run_lockstep_component(
+    name: str,
+    nats_url: str,
+    run: str,
+    *,
+    mode: str | None,
+    environment: str = DEFAULT_ENVIRONMENT,
+    overrides: Mapping[str, Any] | None = None,
+    clock_start_ns: int = 0,
+) -> int:
+    """Run component ``name`` in the lockstep run ``run`` (:mod:`basis.bus.transport.lockstep`): its
+    deliveries come from the run's conductor, its clock is the simulation clock of each delivery and its
+    ids are the sequential ids of an in-process run, so it publishes exactly what it would in one process.
+    Returns when the conductor ends the run."""
+    import nats
+
+    from basis.bus.ids import SequentialIds
+    from basis.bus.transport.lockstep import LockstepClient
+
+    factory = resolve_factory(name, mode, environment, overrides=overrides)
+    try:
+        nc = await nats.connect(nats_url, name=f"basis-{name}-lockstep")
+    except (TimeoutError, OSError) as exc:
+        raise BusError(f"cannot connect to NATS at {nats_url}: {exc!r}") from exc
+    clock = SimClock(clock_start_ns)
+    client = LockstepClient(nc, run, name, clock)
+    try:
+        await client.start()
+        component = factory(Bus(client, component=name), clock, SequentialIds("", name))
+        await client.turn.wait()  # subscriptions register in the order of the in-process run
+        await component.start()
+        await client.ready()
+        await client.stopped.wait()
+        await component.close()
+        return 0
+    finally:
+        await client.close()
+        await nc.drain()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m basis.components NAME [--nats URL] [--run-id ID] [--mode M [--env E]]``."""
     prog = "python -m basis.components"
@@ -304,12 +349,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="environment of --mode (default: %(default)s)",
     )
     parser.add_argument("--clock-period", type=float, default=1.0, help="seconds between clock ticks")
+    parser.add_argument("--lockstep", default=None, help="join this lockstep run (a backtest over processes)")
+    parser.add_argument("--clock-start", type=int, default=0, help="lockstep: simulation time at start (ns)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="KEY=VALUE override of a mode key (JSON value)",
+    )
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LEVELS)
     args = parser.parse_args(argv)
 
     log_to_stderr(args.log_level)
     run_id = args.run_id or RandomIds().next_id()[:12]
     try:
+        if args.lockstep is not None:
+            if args.nats_url is None:
+                raise UsageError("--lockstep needs --nats URL (the server of the run's conductor)")
+            return asyncio.run(
+                run_lockstep_component(
+                    args.name,
+                    args.nats_url,
+                    args.lockstep,
+                    mode=args.mode,
+                    environment=args.environment,
+                    overrides=parse_overrides(args.overrides),
+                    clock_start_ns=args.clock_start,
+                )
+            )
         return asyncio.run(
             run_component(
                 args.name,

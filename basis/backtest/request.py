@@ -31,3 +31,7 @@ class BacktestRequest:
     progress: Callable[[float], None] | None = None
     """Called with the fraction of the window replayed so far."""
     report: bool = True
+    processes: bool = False
+    """Run every component but the feed in its own process, in lockstep over NATS (same log)."""
+    nats: str | None = None
+    """With ``processes``: the NATS server to use (default: an embedded nats-server)."""

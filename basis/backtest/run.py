@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basis.bus import subjects
 from basis.bus.bus import Bus
@@ -48,6 +48,12 @@ from .metrics import RunMetrics
 from .request import BacktestRequest
 from .strategies import build_router, build_strategy, strategy_params
 from .wiring import Wiring, wire
+
+if TYPE_CHECKING:
+    from .processes import ComponentProcesses
+
+MONITORS = ("position-monitor", "exposure-monitor", "risk-monitor", "pnl-monitor", "strategy", "router")
+"""The components after the venue gateways, in the order the replay starts them."""
 
 DURABLE = tuple(pattern for stream in subjects.STREAMS for pattern in stream.subjects)
 """What the store records: every JetStream family (md, cmd, evt, dlq)."""
@@ -219,11 +225,33 @@ class Backtest:
         return summary
 
     async def _replay(self, writer: StoreWriter) -> tuple[Collector, dict[str, int]]:
+        clock = SimClock(self.window[0] - WARMUP_NS)
+        if not self.request.processes:
+            return await self._replay_on(writer, InProcessTransport(), clock, None)
+        from .processes import ComponentProcesses
+
+        async with ComponentProcesses(
+            mode=self.config.mode.name,
+            environment=self.request.environment,
+            overrides=self.request.overrides,
+            clock=clock,
+            nats_url=self.request.nats,
+        ) as processes:
+            assert processes.conductor is not None
+            return await self._replay_on(writer, processes.conductor.transport, clock, processes)
+
+    async def _replay_on(
+        self,
+        writer: StoreWriter,
+        transport: InProcessTransport,
+        clock: SimClock,
+        processes: ComponentProcesses | None,
+    ) -> tuple[Collector, dict[str, int]]:
+        """The replay on ``transport``: the components built here on one in-process bus, or (with
+        ``processes``) each in its own process, in lockstep through the conductor's transport."""
         config = self.config
         share = config.share_class.name
-        transport = InProcessTransport()
-        warmup_start = self.window[0] - WARMUP_NS
-        clock = SimClock(warmup_start)
+        warmup_start = clock.now_ns()
 
         def bus(name: str) -> Bus:
             return Bus(transport, component=name)
@@ -253,23 +281,24 @@ class Backtest:
 
         await transport.subscribe("dlq.>", on_dead_letter)
 
-        # One price book for every component of the run, kept current here: each message applied once.
-        prices = PriceBook(references=self.wiring.references, perp_marks=self.wiring.perp_marks, hosted=True)
-        await bus("prices").subscribe("md.>", prices.take, types=PRICE_MESSAGES)
-
-        components: list[Component] = [
-            factory(bus(name), clock, ids(name)) for name, factory in self.wiring.venues
-        ]
-        components += [
-            PositionMonitor(bus("position-monitor"), clock, ids("position-monitor")),
-            ExposureMonitor(
-                bus("exposure-monitor"), clock, ids("exposure-monitor"), share_class=share, prices=prices
-            ),
-            build_risk_monitor(config, bus("risk-monitor"), clock, ids("risk-monitor"), prices),
-            PnlMonitor(bus("pnl-monitor"), clock, ids("pnl-monitor"), share_class=share, prices=prices),
-            build_strategy(config, self.strategy_params, bus("strategy"), clock, ids("strategy"), prices),
-            build_router(config, bus("router"), clock, ids("router")),
-        ]
+        components: list[Component] = []
+        if processes is None:
+            # One price book for every component of the run, kept current here: each message applied once.
+            prices = PriceBook(
+                references=self.wiring.references, perp_marks=self.wiring.perp_marks, hosted=True
+            )
+            await bus("prices").subscribe("md.>", prices.take, types=PRICE_MESSAGES)
+            components = [factory(bus(name), clock, ids(name)) for name, factory in self.wiring.venues]
+            components += [
+                PositionMonitor(bus("position-monitor"), clock, ids("position-monitor")),
+                ExposureMonitor(
+                    bus("exposure-monitor"), clock, ids("exposure-monitor"), share_class=share, prices=prices
+                ),
+                build_risk_monitor(config, bus("risk-monitor"), clock, ids("risk-monitor"), prices),
+                PnlMonitor(bus("pnl-monitor"), clock, ids("pnl-monitor"), share_class=share, prices=prices),
+                build_strategy(config, self.strategy_params, bus("strategy"), clock, ids("strategy"), prices),
+                build_router(config, bus("router"), clock, ids("router")),
+            ]
         observer = bus("backtest")
         await observer.subscribe(subjects.evt("pnl", "snapshot"), collector.on_pnl, types=(PnlSnapshot,))
         await observer.subscribe(
@@ -294,6 +323,8 @@ class Backtest:
         )
         for component in components:
             await component.start()
+        if processes is not None:  # each started after the previous one, in the order above
+            await processes.start([name for name, _ in self.wiring.venues] + list(MONITORS))
         await feed.start()
         await observer.publish(
             RunStarted(

@@ -68,6 +68,14 @@ def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a mode key (repeatable)."
 )
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option(
+    "--processes",
+    is_flag=True,
+    help="Run every component in its own process, in lockstep over NATS (the same log as in one process).",
+)
+@click.option(
+    "--nats", "nats_url", default=None, help="With --processes: NATS URL (default: an embedded nats-server)."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def backtest(
     mode: str,
@@ -83,11 +91,16 @@ def backtest(
     run_id: str | None,
     overrides: tuple[str, ...],
     no_report: bool,
+    processes: bool,
+    nats_url: str | None,
     quiet: bool,
 ) -> None:
     """Backtest MODE on historical data; writes summary.json, report.html and the run's event log."""
     from basis.backtest import Backtest, BacktestRequest
     from basis.configs import parse_overrides
+
+    if nats_url is not None and not processes:
+        raise click.UsageError("--nats is for --processes (an in-process backtest uses no server)")
 
     request = BacktestRequest(
         mode=mode,
@@ -103,6 +116,8 @@ def backtest(
         run_id=run_id,
         overrides=parse_overrides(overrides),
         report=not no_report,
+        processes=processes,
+        nats=nats_url,
     )
     run = Backtest(request)  # every input is checked here, before anything runs
     show = not quiet and sys.stderr.isatty()

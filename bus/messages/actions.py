@@ -107,24 +107,27 @@ class PerpTrade(_Order, frozen=True, kw_only=True, tag="perp_trade"):
                 )
 
 
-class Supply(Action, frozen=True, kw_only=True, tag="supply"):
+class _Lending(Action, frozen=True, kw_only=True):
+    """What the lending actions share: an ``amount`` of one reserve's ``asset``."""
+
     asset: str
     amount: float
 
 
-class Withdraw(Action, frozen=True, kw_only=True, tag="withdraw"):
-    asset: str
-    amount: float
+class Supply(_Lending, frozen=True, kw_only=True, tag="supply"):
+    """Supply to the pool (the aToken grows by ``amount``)."""
 
 
-class Borrow(Action, frozen=True, kw_only=True, tag="borrow"):
-    asset: str
-    amount: float
+class Withdraw(_Lending, frozen=True, kw_only=True, tag="withdraw"):
+    """Withdraw supplied funds (the aToken shrinks by ``amount``)."""
 
 
-class Repay(Action, frozen=True, kw_only=True, tag="repay"):
-    asset: str
-    amount: float
+class Borrow(_Lending, frozen=True, kw_only=True, tag="borrow"):
+    """Borrow against the collateral supplied (the debt token grows by ``amount``)."""
+
+
+class Repay(_Lending, frozen=True, kw_only=True, tag="repay"):
+    """Repay debt (at most what is owed)."""
 
 
 class SetEMode(Action, frozen=True, kw_only=True, tag="set_emode"):
@@ -138,18 +141,19 @@ class SetEMode(Action, frozen=True, kw_only=True, tag="set_emode"):
             raise ValueError(f"category must be in [0, 255], got {self.category}")
 
 
-class Stake(Action, frozen=True, kw_only=True, tag="stake"):
+class _Staking(Action, frozen=True, kw_only=True):
+    """What the staking actions share: an ``amount`` and the liquid staking ``token``."""
+
+    token: str
+    amount: float
+
+
+class Stake(_Staking, frozen=True, kw_only=True, tag="stake"):
     """Stake ``amount`` ETH and receive the venue's liquid staking ``token``."""
 
-    token: str
-    amount: float
 
-
-class Unstake(Action, frozen=True, kw_only=True, tag="unstake"):
+class Unstake(_Staking, frozen=True, kw_only=True, tag="unstake"):
     """Redeem ``amount`` of a liquid staking ``token`` for ETH (through the protocol's queue)."""
-
-    token: str
-    amount: float
 
 
 class Swap(Action, frozen=True, kw_only=True, tag="swap"):

@@ -1,0 +1,162 @@
+"""A backtest over processes: every component but the feed in its own OS process, in lockstep over NATS.
+
+The backtest process keeps the feed, the recorder (the store writer) and the observers, and runs the
+run's :class:`~basis.bus.transport.lockstep.LockstepConductor`. It starts the component processes one
+after the other, in the order the in-process run starts its components, each once the previous one has
+registered its subscriptions, so every message reaches its subscribers in the same order as in one
+process: the log, and so the digest and the summary, are those of the in-process run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+from basis.bus.clock import SimClock
+from basis.bus.embedded import EmbeddedNats
+from basis.bus.transport.lockstep import LockstepConductor
+
+from .errors import BacktestError
+
+log = logging.getLogger("basis.backtest.processes")
+
+START_TIMEOUT = 60.0
+"""Seconds a component process has to start and register its subscriptions."""
+
+
+def _override_args(overrides: Mapping[str, Any]) -> list[str]:
+    import json
+
+    out: list[str] = []
+    for key, value in overrides.items():
+        out += ["--set", f"{key}={json.dumps(value)}"]
+    return out
+
+
+class ComponentProcesses:
+    """The component processes of one lockstep run and the NATS connection of its conductor."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        environment: str,
+        overrides: Mapping[str, Any],
+        clock: SimClock,
+        nats_url: str | None = None,
+        logs: Path | None = None,
+    ) -> None:
+        self.mode = mode
+        self.environment = environment
+        self.overrides = dict(overrides)
+        self.clock = clock
+        self.nats_url = nats_url
+        self.logs = logs or Path(tempfile.mkdtemp(prefix="basis-processes-"))
+        self.run = uuid.uuid4().hex[:16]
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._files: list[IO[bytes]] = []
+        self._embedded: EmbeddedNats | None = None
+        self._nc: Any = None
+        self.conductor: LockstepConductor | None = None
+
+    async def __aenter__(self) -> Self:
+        import nats
+
+        if self.nats_url is None:
+            self._embedded = await EmbeddedNats(self.logs / "nats").astart()
+            self.nats_url = self._embedded.url
+        try:
+            self._nc = await nats.connect(self.nats_url, name="basis-backtest-conductor")
+        except (TimeoutError, OSError) as exc:
+            await self._stop_server()
+            raise BacktestError(f"--processes: cannot connect to NATS at {self.nats_url}: {exc!r}") from exc
+        self.conductor = LockstepConductor(self._nc, self.run, self.clock)
+        await self.conductor.start()
+        return self
+
+    async def start(self, names: Sequence[str]) -> None:
+        """Start the processes of ``names`` together; let each subscribe in turn, once the previous one is
+        ready (the order of the in-process run)."""
+        assert self.conductor is not None and self.nats_url is not None
+        for name in names:
+            out = (self.logs / f"{name}.log").open("wb")
+            self._files.append(out)
+            cmd = [
+                sys.executable,
+                "-m",
+                "basis.components",
+                name,
+                "--nats",
+                self.nats_url,
+                "--lockstep",
+                self.run,
+                "--mode",
+                self.mode,
+                "--env",
+                self.environment,
+                "--clock-start",
+                str(self.clock.now_ns()),
+                *_override_args(self.overrides),
+            ]
+            self.processes[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        for name, process in self.processes.items():
+            await self._turn(name, process)
+
+    async def _turn(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        assert self.conductor is not None
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+        while not await self.conductor.go(name):
+            self._check_alive(name, process)
+            if asyncio.get_running_loop().time() > deadline:
+                raise BacktestError(f"--processes: {name} did not start within {START_TIMEOUT:g}s")
+            await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(self.conductor.wait_ready(name, START_TIMEOUT))
+        while not waiting.done():
+            await asyncio.wait((waiting,), timeout=0.2)
+            if not waiting.done() and process.poll() is not None:
+                waiting.cancel()
+                self._check_alive(name, process)
+        try:
+            waiting.result()
+        except TimeoutError:
+            raise BacktestError(f"--processes: {name} was not ready within {START_TIMEOUT:g}s") from None
+        log.info("%s ready (pid %d)", name, process.pid)
+
+    def _check_alive(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is not None:
+            raise BacktestError(
+                f"--processes: {name} exited with status {process.returncode} before it was ready; "
+                f"see {self.logs / f'{name}.log'}"
+            )
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.conductor is not None:
+            await self.conductor.stop()
+        for name, process in self.processes.items():
+            try:
+                status = await asyncio.to_thread(process.wait, 10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                status = await asyncio.to_thread(process.wait, 10)
+            if status != 0 and exc is None:
+                log.warning("%s exited with status %s; see %s", name, status, self.logs / f"{name}.log")
+        for out in self._files:
+            out.close()
+        if self._nc is not None:
+            await self._nc.drain()
+        await self._stop_server()
+
+    async def _stop_server(self) -> None:
+        if self._embedded is not None:
+            await self._embedded.astop()
+            self._embedded = None
