@@ -293,6 +293,16 @@ async def run_component(
             await embedded.astop()
 
 
+LOCKSTEP_RECONNECT: dict[str, Any] = {
+    "max_reconnect_attempts": 300,
+    "reconnect_time_wait": 0.2,
+    "dont_randomize": True,
+}
+"""A lockstep connection retries for about a minute: a server restarted or a cluster node lost mid-run is
+waited for, and the frames in flight are sent again (:mod:`basis.bus.transport.lockstep`). Every process
+of a run tries the servers in the order given, so they all start on the first one."""
+
+
 async def run_lockstep_component(
     name: str,
     nats_url: str,
@@ -314,7 +324,11 @@ async def run_lockstep_component(
 
     factory = resolve_factory(name, mode, environment, overrides=overrides)
     try:
-        nc = await nats.connect(nats_url, name=f"basis-{name}-lockstep")
+        nc = await nats.connect(
+            [u.strip() for u in nats_url.split(",") if u.strip()],
+            name=f"basis-{name}-lockstep",
+            **LOCKSTEP_RECONNECT,
+        )
     except (TimeoutError, OSError) as exc:
         raise BusError(f"cannot connect to NATS at {nats_url}: {exc!r}") from exc
     clock = SimClock(clock_start_ns)

@@ -23,6 +23,7 @@ from typing import IO, Any, Self
 from basis.bus.clock import SimClock
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.transport.lockstep import LockstepConductor
+from basis.process import LOCKSTEP_RECONNECT
 
 from .errors import BacktestError
 
@@ -74,7 +75,11 @@ class ComponentProcesses:
             self._embedded = await EmbeddedNats(self.logs / "nats").astart()
             self.nats_url = self._embedded.url
         try:
-            self._nc = await nats.connect(self.nats_url, name="basis-backtest-conductor")
+            self._nc = await nats.connect(
+                [u.strip() for u in self.nats_url.split(",") if u.strip()],
+                name="basis-backtest-conductor",
+                **LOCKSTEP_RECONNECT,
+            )
         except (TimeoutError, OSError) as exc:
             await self._stop_server()
             raise BacktestError(f"--processes: cannot connect to NATS at {self.nats_url}: {exc!r}") from exc

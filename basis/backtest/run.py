@@ -182,6 +182,8 @@ class Backtest:
         message is committed to the store (components built and files found before; the digest, summary
         and report after)."""
         self._replay_started: float | None = None
+        self._shutdown_seconds = 0.0
+        """With ``processes``: the time spent stopping them, which is not part of the replay."""
 
     def _window(self) -> tuple[int, int]:
         lo, hi = self.default_window
@@ -215,7 +217,7 @@ class Backtest:
                 collector, counts = await self._replay(writer)
             done = time.perf_counter()
             if self._replay_started is not None:
-                self.replay_seconds = done - self._replay_started
+                self.replay_seconds = done - self._replay_started - self._shutdown_seconds
             wall = done - wall
             log_digest = digest(store, self.run_id)
         from .summary import build_summary, write_outputs
@@ -238,7 +240,10 @@ class Backtest:
             nats_url=self.request.nats,
         ) as processes:
             assert processes.conductor is not None
-            return await self._replay_on(writer, processes.conductor.transport, clock, processes)
+            replayed = await self._replay_on(writer, processes.conductor.transport, clock, processes)
+            stopping = time.perf_counter()
+        self._shutdown_seconds = time.perf_counter() - stopping
+        return replayed
 
     async def _replay_on(
         self,

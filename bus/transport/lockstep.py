@@ -7,15 +7,19 @@ delivered. Lockstep keeps that order across processes:
 
 * the **conductor** (in the process that runs the backtest) is an in-process transport whose
   subscribers may live in other processes. Each component process registers its subscriptions with it,
-  in the order the in-process run would make them (the processes are started one after the other). To
-  deliver a message to a remote subscriber, the conductor sends it to that process with the conductor's
-  clock time and the ids of that process's matching subscriptions (consecutive ones go in one frame), and
-  waits for the answer: the messages the handlers published, which it queues as the in-process
-  transport would. Nothing moves until every subscriber has answered: the barrier is on the bus, per
-  message, and there is no sleep anywhere;
+  in the order the in-process run would make them. The conductor delivers the queue a generation at a
+  time: every message queued now goes, in one frame per process, to the processes that subscribe to it
+  (each with the ids of its matching subscriptions and the conductor's clock time); once every process
+  has answered with what its handlers published for each message, the conductor queues those messages
+  message by message, and within a message in subscription order, exactly where the in-process
+  transport would have queued them, and calls its own subscribers (the recorder) in the same order.
+  This is the in-process order because a handler's publishes are only queued, never delivered while the
+  messages queued before them are: no handler can see what another published for a message of the same
+  generation, and each process runs its share of a generation in queue order. Nothing moves until every
+  process has answered: the barrier is on the bus, per generation, and there is no sleep anywhere;
 * a **client** (:class:`LockstepClient`, the transport of a component process) runs the handlers of a
-  frame in order with its simulation clock set to the frame's time, collects what they publish, and
-  answers the frame with it.
+  frame message by message with its simulation clock set to the frame's time, collects what they
+  publish, and answers the frame with it.
 
 The processes start together (their imports overlap); each waits for its turn (``go``) before it
 subscribes, and says when it is done (``ready``). Frames travel on plain NATS subjects
@@ -46,6 +50,9 @@ log = logging.getLogger("basis.bus.lockstep")
 PREFIX = "lockstep"
 DEFAULT_TIMEOUT = 60.0
 """Seconds a component process has to answer a frame before the run fails."""
+RETRY_AFTER = 2.0
+"""Seconds after which a frame with no answer is sent again (a server restarted, a node lost): the
+component answers a frame it already ran from its memory of the answer, without running it twice."""
 
 
 class Published(msgspec.Struct, array_like=True, frozen=True):
@@ -61,16 +68,25 @@ class Subscribe(msgspec.Struct, frozen=True):
     queue: str = ""
 
 
-class Deliver(msgspec.Struct, frozen=True):
-    now: int
+class Item(msgspec.Struct, array_like=True, frozen=True):
+    """One message of a frame and the subscriptions of the process it goes to, in order."""
+
     subject: str
     data: bytes
     headers: dict[str, str]
     subs: list[int]
 
 
+class Deliver(msgspec.Struct, frozen=True):
+    seq: int
+    """Per component, +1 per frame: a frame sent again (its answer was lost) has the same number."""
+    now: int
+    items: list[Item]
+
+
 class Answer(msgspec.Struct, frozen=True):
-    published: list[Published] = msgspec.field(default_factory=list)
+    published: list[list[Published]] = msgspec.field(default_factory=list)
+    """What the handlers published, per item of the frame."""
     error: str = ""
 
 
@@ -89,65 +105,53 @@ def subject(run: str, *tokens: str) -> str:
 
 
 class _Remote:
-    """The subscriptions of one component process that match a subject, in order: one frame."""
+    """One subscription of a component process: a handler of the conductor's transport that only the
+    conductor's generation delivery calls (it batches them per process)."""
 
-    __slots__ = ("component", "conductor", "subs")
+    __slots__ = ("component", "sub")
 
-    def __init__(self, conductor: LockstepConductor, component: str, subs: list[int]) -> None:
-        self.conductor = conductor
+    def __init__(self, component: str, sub: int) -> None:
         self.component = component
-        self.subs = subs
+        self.sub = sub
 
     async def __call__(self, envelope: Envelope) -> None:
-        await _Fanout((self,))(envelope)
-
-
-class _Fanout:
-    """Consecutive remote subscribers of one subject: one frame per process, sent to every process at
-    once. What they publish is queued in subscription order, as if they had run one after the other: a
-    handler's publishes are only queued, never delivered while the message is, so no subscriber of a
-    message can see what another one published for it."""
-
-    __slots__ = ("remotes",)
-
-    def __init__(self, remotes: tuple[_Remote, ...]) -> None:
-        self.remotes = remotes
-
-    async def __call__(self, envelope: Envelope) -> None:
-        remotes = self.remotes
-        conductor = remotes[0].conductor
-        if len(remotes) == 1:
-            answers = [await conductor.ask(remotes[0].component, remotes[0].subs, envelope)]
-        else:
-            answers = await asyncio.gather(*(conductor.ask(r.component, r.subs, envelope) for r in remotes))
-        post = conductor.transport.post
-        for answer in answers:
-            for published in answer.published:
-                pending = post(published.subject, published.data, published.headers or None)
-                if pending is not None:  # only outside a delivery, which a frame never is
-                    await pending
+        raise TransportError("lockstep: a remote subscription is delivered to by its conductor only")
 
 
 class _ConductorTransport(InProcessTransport):
-    """The in-process transport, with the consecutive remote subscribers of a subject merged: the
-    subscriptions of one process into one frame, the processes into one :class:`_Fanout`."""
+    """The in-process transport, delivering a generation of the queue at a time (module doc)."""
 
-    def _route(self, subject: str) -> tuple[Handler, ...]:
-        route = super()._route(subject)
-        merged: list[Handler | list[_Remote]] = []
-        for handler in route:
-            last = merged[-1] if merged else None
-            if not isinstance(handler, _Remote):
-                merged.append(handler)
-            elif not isinstance(last, list):
-                merged.append([handler])
-            elif last[-1].component == handler.component:
-                last[-1] = _Remote(handler.conductor, handler.component, [*last[-1].subs, *handler.subs])
-            else:
-                last.append(handler)
-        result = tuple(_Fanout(tuple(h)) if isinstance(h, list) else h for h in merged)
-        self._routes[subject] = result
-        return result
+    def __init__(self, conductor: LockstepConductor) -> None:
+        super().__init__()
+        self.conductor = conductor
+
+    async def _drain(self, until: asyncio.Future[Envelope] | None = None) -> None:
+        queue = self._queue
+        self._depth += 1
+        try:
+            while queue:
+                generation = list(queue)
+                queue.clear()
+                routes = [self._route(envelope.subject) for envelope in generation]
+                answers = await self.conductor.deliver_generation(generation, routes)
+                for i, (envelope, route) in enumerate(zip(generation, routes, strict=True)):
+                    for handler in route:
+                        if isinstance(handler, _Remote):
+                            for published in answers.pop((handler.component, i), ()):
+                                queue.append(
+                                    Envelope(published.subject, published.data, published.headers or {})
+                                )
+                            continue
+                        try:
+                            pending = handler(envelope)
+                            if pending is not None:
+                                await pending
+                        except Exception:
+                            self.handler_errors += 1
+                            log.exception("handler failed on %s", envelope.subject)
+                    self.delivered += 1
+        finally:
+            self._depth -= 1
 
 
 class LockstepConductor:
@@ -162,9 +166,11 @@ class LockstepConductor:
         self.run = run
         self.clock = clock
         self.timeout = timeout
-        self.transport = _ConductorTransport()
+        self.transport = _ConductorTransport(self)
         self.ready: asyncio.Queue[str] = asyncio.Queue()
         self.frames = 0
+        self.resent = 0
+        self._seq: dict[str, int] = {}
         self._subs: list[Any] = []
 
     async def start(self) -> None:
@@ -178,7 +184,7 @@ class LockstepConductor:
         request = _decode_subscribe(msg.data)
         try:
             validate_pattern(request.pattern)
-            remote = _Remote(self, request.component, [request.sub])
+            remote = _Remote(request.component, request.sub)
             await self.transport.subscribe(request.pattern, remote, queue=request.queue)
             await msg.respond(_encode(Answer()))
         except SubjectError as exc:
@@ -208,27 +214,60 @@ class LockstepConductor:
         if name != component:
             raise TransportError(f"lockstep: expected {component} to start, {name} said it is ready")
 
-    async def ask(self, component: str, subs: list[int], envelope: Envelope) -> Answer:
-        """Deliver ``envelope`` to the subscriptions ``subs`` of ``component``; its answer."""
-        frame = Deliver(
-            now=self.clock.now_ns(),
-            subject=envelope.subject,
-            data=envelope.data,
-            headers=dict(envelope.headers),
-            subs=subs,
+    async def deliver_generation(
+        self, generation: list[Envelope], routes: list[tuple[Handler, ...]]
+    ) -> dict[tuple[str, int], list[Published]]:
+        """Send every process its share of ``generation`` (one frame each, all at once); what each
+        published, by ``(component, index of the message in the generation)``."""
+        items: dict[str, list[tuple[int, Item]]] = {}
+        for i, (envelope, route) in enumerate(zip(generation, routes, strict=True)):
+            subs: dict[str, list[int]] = {}
+            for handler in route:
+                if isinstance(handler, _Remote):
+                    subs.setdefault(handler.component, []).append(handler.sub)
+            for component, ids in subs.items():
+                item = Item(envelope.subject, envelope.data, dict(envelope.headers), ids)
+                items.setdefault(component, []).append((i, item))
+        if not items:
+            return {}
+        components = list(items)
+        answers = await asyncio.gather(
+            *(self.ask(component, [item for _, item in items[component]]) for component in components)
         )
-        try:
-            reply = await self.nc.request(
-                subject(self.run, "deliver", component), _encode(frame), timeout=self.timeout
-            )
-        except (TimeoutError, nats.errors.Error) as exc:
-            raise TransportError(
-                f"lockstep: {component} did not answer {envelope.subject} within {self.timeout:g}s ({exc!r})"
-            ) from exc
+        out: dict[tuple[str, int], list[Published]] = {}
+        for component, answer in zip(components, answers, strict=True):
+            for (i, _), published in zip(items[component], answer.published, strict=True):
+                if published:
+                    out[component, i] = published
+        return out
+
+    async def ask(self, component: str, items: list[Item]) -> Answer:
+        """Deliver ``items`` to ``component`` in one frame; its answer (sent again until it comes)."""
+        seq = self._seq[component] = self._seq.get(component, 0) + 1
+        frame = _encode(Deliver(seq=seq, now=self.clock.now_ns(), items=items))
+        to = subject(self.run, "deliver", component)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.timeout
+        while True:
+            try:
+                reply = await self.nc.request(to, frame, timeout=min(RETRY_AFTER, self.timeout))
+                break
+            except (TimeoutError, nats.errors.Error) as exc:
+                if loop.time() >= give_up:
+                    raise TransportError(
+                        f"lockstep: {component} did not answer {items[0].subject} within {self.timeout:g}s "
+                        f"({exc!r})"
+                    ) from exc
+                self.resent += 1
+                log.warning(
+                    "lockstep: no answer from %s to frame %d (%r), sending it again", component, seq, exc
+                )
+                if isinstance(exc, nats.errors.Error) and not isinstance(exc, nats.errors.TimeoutError):
+                    await asyncio.sleep(0.1)  # disconnected or no responder yet: let it reconnect
         self.frames += 1
         answer = _decode_answer(reply.data)
         if answer.error:
-            raise TransportError(f"lockstep: {component} failed on {envelope.subject}: {answer.error}")
+            raise TransportError(f"lockstep: {component} failed on {items[0].subject}: {answer.error}")
         return answer
 
     async def stop(self) -> None:
@@ -254,6 +293,8 @@ class LockstepClient:
         self.turn = asyncio.Event()
         self._handlers: dict[int, Handler] = {}
         self._outbox: list[Published] | None = None
+        self._answered: tuple[int, bytes] = (0, b"")
+        """The last frame run and its answer, sent again when the same frame comes again."""
         self._subs: list[Any] = []
 
     async def start(self) -> None:
@@ -276,23 +317,33 @@ class LockstepClient:
 
     async def _on_deliver(self, msg: Msg) -> None:
         frame = _decode_deliver(msg.data)
+        last, answered = self._answered
+        if frame.seq <= last:  # sent again: its answer was lost on the way back
+            if frame.seq == last:
+                await msg.respond(answered)
+            return
         if frame.now > self.clock.now_ns():
             self.clock.advance_to(frame.now)
-        envelope = Envelope(frame.subject, frame.data, frame.headers)
-        outbox: list[Published] = []
-        self._outbox = outbox
+        published: list[list[Published]] = []
         error = ""
         try:
-            for sub in frame.subs:
-                handler = self._handlers.get(sub)
-                if handler is not None:
-                    await handler(envelope)
+            for item in frame.items:
+                envelope = Envelope(item.subject, item.data, item.headers)
+                outbox: list[Published] = []
+                self._outbox = outbox
+                published.append(outbox)
+                for sub in item.subs:
+                    handler = self._handlers.get(sub)
+                    if handler is not None:
+                        await handler(envelope)
         except Exception as exc:  # the bus catches handler errors; this is the transport's own failure
-            log.exception("lockstep: %s failed on %s", self.component, frame.subject)
+            log.exception("lockstep: %s failed on a frame", self.component)
             error = f"{type(exc).__name__}: {exc}"
         finally:
             self._outbox = None
-        await msg.respond(_encode(Answer(published=outbox, error=error)))
+        answer = _encode(Answer(published=published, error=error))
+        self._answered = (frame.seq, answer)
+        await msg.respond(answer)
 
     # --- Transport -----------------------------------------------------------------------------------
 

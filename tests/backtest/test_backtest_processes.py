@@ -4,13 +4,15 @@ that backtests (a short window each; the full windows are for the benchmark)."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from backtestutil import load_summary, run_cli
+from backtestutil import finish, load_summary, run_cli, start_cli
 
-from basis.bus.embedded import EmbeddedNats
+from basis.bus.embedded import EmbeddedNats, free_port
 
 WINDOWS = {
     "pure_lending_usdt": ("2024-06-01", "2024-06-04"),
@@ -61,3 +63,99 @@ def test_nats_without_processes_is_a_usage_error(tmp_path: Path) -> None:
     finished = run_cli(["backtest", "--mode", "btc_basis", "--nats", "nats://127.0.0.1:1"], tmp_path)
     assert finished.returncode == 2
     assert "--nats is for --processes" in finished.stderr
+
+
+# --- the server goes away mid-run ----------------------------------------------------------------------
+
+LONG = ("2024-06-01", "2024-06-15")
+
+
+def start_processes_run(tmp_path: Path, nats_url: str) -> subprocess.Popen[str]:
+    """A two-week btc_basis run over processes; returns once every component process is ready."""
+    args = ["-v", "backtest", "--mode", "btc_basis", "--start", LONG[0], "--end", LONG[1]]
+    process = start_cli(
+        [*args, "--out", str(tmp_path / "processes"), "-q", "--no-report", "--processes", "--nats", nats_url],
+        tmp_path,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "router ready" in line:
+            return process
+    raise AssertionError(f"the run ended before its processes were ready:\n{finish(process, args).explain()}")
+
+
+def in_process_digest(tmp_path: Path) -> str:
+    out = tmp_path / "in-process"
+    args = [
+        "backtest",
+        "--mode",
+        "btc_basis",
+        "--start",
+        LONG[0],
+        "--end",
+        LONG[1],
+        "--out",
+        str(out),
+        "-q",
+        "--no-report",
+    ]
+    finished = run_cli(args, tmp_path)
+    assert finished.returncode == 0, finished.explain()
+    return str(load_summary(out)["log_digest"])
+
+
+@pytest.mark.slow
+def test_a_nats_server_restarted_mid_run_changes_nothing(tmp_path: Path) -> None:
+    expected = in_process_digest(tmp_path)
+    port = free_port()
+    server = EmbeddedNats(tmp_path / "nats-1", port=port, jetstream=False).start()
+    try:
+        process = start_processes_run(tmp_path, server.url)
+        time.sleep(1.0)  # the replay is under way
+        server.stop()
+        time.sleep(0.5)
+        server = EmbeddedNats(tmp_path / "nats-2", port=port, jetstream=False).start()
+        finished = finish(process, ["backtest", "--processes"])
+    finally:
+        server.stop()
+    assert finished.returncode == 0, finished.explain()
+    assert "sending it again" in finished.stderr  # frames were lost with the server, and sent again
+    assert load_summary(tmp_path / "processes")["log_digest"] == expected
+
+
+@pytest.mark.slow
+def test_losing_one_node_of_a_three_node_cluster_mid_run_changes_nothing(tmp_path: Path) -> None:
+    expected = in_process_digest(tmp_path)
+    clients = [free_port() for _ in range(3)]
+    routes = [free_port() for _ in range(3)]
+    all_routes = ",".join(f"nats://127.0.0.1:{p}" for p in routes)
+    nodes = [
+        EmbeddedNats(
+            tmp_path / f"node-{i}",
+            port=clients[i],
+            jetstream=False,
+            extra_args=(
+                "--server_name",
+                f"node-{i}",
+                "--cluster_name",
+                "basis",
+                "--cluster",
+                f"nats://127.0.0.1:{routes[i]}",
+                "--routes",
+                all_routes,
+            ),
+        ).start()
+        for i in range(3)
+    ]
+    try:
+        urls = ",".join(node.url for node in nodes)
+        process = start_processes_run(tmp_path, urls)
+        time.sleep(1.0)
+        nodes[0].stop()  # every process is on it (the first server): they fail over to the others
+        finished = finish(process, ["backtest", "--processes"])
+    finally:
+        for node in nodes:
+            node.stop()
+    assert finished.returncode == 0, finished.explain()
+    assert "sending it again" in finished.stderr
+    assert load_summary(tmp_path / "processes")["log_digest"] == expected
