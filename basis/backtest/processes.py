@@ -31,6 +31,8 @@ log = logging.getLogger("basis.backtest.processes")
 
 START_TIMEOUT = 60.0
 """Seconds a component process has to start and register its subscriptions."""
+MAX_RESTARTS = 3
+"""Times a component process that died is started again before the run fails."""
 
 
 def _override_args(overrides: Mapping[str, Any]) -> list[str]:
@@ -63,6 +65,8 @@ class ComponentProcesses:
         self.logs = logs or Path(tempfile.mkdtemp(prefix="basis-processes-"))
         self.run = uuid.uuid4().hex[:16]
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.restarts: dict[str, int] = {}
+        self._clock_start = clock.now_ns()
         self._files: list[IO[bytes]] = []
         self._embedded: EmbeddedNats | None = None
         self._nc: Any = None
@@ -83,37 +87,61 @@ class ComponentProcesses:
         except (TimeoutError, OSError) as exc:
             await self._stop_server()
             raise BacktestError(f"--processes: cannot connect to NATS at {self.nats_url}: {exc!r}") from exc
-        self.conductor = LockstepConductor(self._nc, self.run, self.clock)
+        history = self.logs / "frames"
+        history.mkdir(parents=True, exist_ok=True)
+        self.conductor = LockstepConductor(
+            self._nc, self.run, self.clock, history=history, on_silent=self._on_silent
+        )
         await self.conductor.start()
         return self
 
     async def start(self, names: Sequence[str]) -> None:
         """Start the processes of ``names`` together; let each subscribe in turn, once the previous one is
         ready (the order of the in-process run)."""
-        assert self.conductor is not None and self.nats_url is not None
         for name in names:
-            out = (self.logs / f"{name}.log").open("wb")
-            self._files.append(out)
-            cmd = [
-                sys.executable,
-                "-m",
-                "basis.components",
-                name,
-                "--nats",
-                self.nats_url,
-                "--lockstep",
-                self.run,
-                "--mode",
-                self.mode,
-                "--env",
-                self.environment,
-                "--clock-start",
-                str(self.clock.now_ns()),
-                *_override_args(self.overrides),
-            ]
-            self.processes[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            self.processes[name] = self._spawn(name)
         for name, process in self.processes.items():
             await self._turn(name, process)
+
+    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
+        assert self.nats_url is not None
+        restarts = self.restarts.get(name, 0)
+        out = (self.logs / (f"{name}.log" if not restarts else f"{name}.{restarts}.log")).open("wb")
+        self._files.append(out)
+        cmd = [
+            sys.executable,
+            "-m",
+            "basis.components",
+            name,
+            "--nats",
+            self.nats_url,
+            "--lockstep",
+            self.run,
+            "--mode",
+            self.mode,
+            "--env",
+            self.environment,
+            "--clock-start",
+            str(self._clock_start),
+            *_override_args(self.overrides),
+        ]
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+
+    async def _on_silent(self, name: str) -> bool:
+        """Restart ``name`` when its process died; True once it has caught up with the run."""
+        process = self.processes.get(name)
+        if process is None or process.poll() is None:
+            return False  # alive: slow, or the server is away
+        restarts = self.restarts[name] = self.restarts.get(name, 0) + 1
+        if restarts > MAX_RESTARTS:
+            raise BacktestError(f"--processes: {name} died {restarts} times; see {self.logs}")
+        log.warning("%s died (status %s): restarting it (%d)", name, process.returncode, restarts)
+        assert self.conductor is not None
+        self.processes[name] = process = self._spawn(name)
+        await self._turn(name, process)
+        frames = await self.conductor.replay_history(name)
+        log.warning("%s restarted (pid %d), caught up with %d frames", name, process.pid, frames)
+        return True
 
     async def _turn(self, name: str, process: subprocess.Popen[bytes]) -> None:
         assert self.conductor is not None

@@ -21,6 +21,13 @@ delivered. Lockstep keeps that order across processes:
   frame message by message with its simulation clock set to the frame's time, collects what they
   publish, and answers the frame with it.
 
+A component process that dies mid-run is brought back without changing the run: the conductor keeps
+every frame a component answered (``history``, a file per component), and a restarted process, once it
+has registered its subscriptions again (their places in the order are kept), is sent those frames again
+before the frame it died on: it rebuilds its state from the same inputs, publishing what it published
+the first time (the conductor drops that), and goes on from where it stopped (:meth:`LockstepConductor.
+replay_history`). The process supervisor decides when a silent component is dead (``on_silent``).
+
 The processes start together (their imports overlap); each waits for its turn (``go``) before it
 subscribes, and says when it is done (``ready``). Frames travel on plain NATS subjects
 ``lockstep.<run>.{go,subscribe,ready,publish}`` and ``lockstep.<run>.deliver.<component>``
@@ -31,8 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import msgspec
 import nats.errors
@@ -90,6 +99,7 @@ class Answer(msgspec.Struct, frozen=True):
     error: str = ""
 
 
+_FRAME_LENGTH = struct.Struct(">I")
 _encode = msgspec.msgpack.Encoder().encode
 _decode_subscribe = msgspec.msgpack.Decoder(Subscribe).decode
 _decode_deliver = msgspec.msgpack.Decoder(Deliver).decode
@@ -161,16 +171,31 @@ class LockstepConductor:
     subscriptions join it as component processes register.
     """
 
-    def __init__(self, nc: Client, run: str, clock: SimClock, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        run: str,
+        clock: SimClock,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        history: Path | None = None,
+        on_silent: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.nc = nc
         self.run = run
         self.clock = clock
         self.timeout = timeout
+        self.history = history
+        """Where the frames each component answered are kept (None: nowhere, no restart possible)."""
+        self.on_silent = on_silent
+        """Called with a component that did not answer a frame in time; True when it was restarted."""
         self.transport = _ConductorTransport(self)
         self.ready: asyncio.Queue[str] = asyncio.Queue()
         self.frames = 0
         self.resent = 0
         self._seq: dict[str, int] = {}
+        self._registered: dict[tuple[str, int], str] = {}
+        self._kept: dict[str, BinaryIO] = {}
         self._subs: list[Any] = []
 
     async def start(self) -> None:
@@ -182,10 +207,15 @@ class LockstepConductor:
 
     async def _on_subscribe(self, msg: Msg) -> None:
         request = _decode_subscribe(msg.data)
+        key = (request.component, request.sub)
         try:
             validate_pattern(request.pattern)
-            remote = _Remote(request.component, request.sub)
-            await self.transport.subscribe(request.pattern, remote, queue=request.queue)
+            known = self._registered.get(key)
+            if known is None:
+                await self.transport.subscribe(request.pattern, _Remote(*key), queue=request.queue)
+                self._registered[key] = request.pattern
+            elif known != request.pattern:  # a restarted process must subscribe as the first one did
+                raise SubjectError(f"{request.component} subscription {request.sub} was {known!r}")
             await msg.respond(_encode(Answer()))
         except SubjectError as exc:
             await msg.respond(_encode(Answer(error=str(exc))))
@@ -262,18 +292,50 @@ class LockstepConductor:
                 log.warning(
                     "lockstep: no answer from %s to frame %d (%r), sending it again", component, seq, exc
                 )
-                if isinstance(exc, nats.errors.Error) and not isinstance(exc, nats.errors.TimeoutError):
+                if self.on_silent is not None and await self.on_silent(component):
+                    give_up = loop.time() + self.timeout
+                elif isinstance(exc, nats.errors.Error) and not isinstance(exc, nats.errors.TimeoutError):
                     await asyncio.sleep(0.1)  # disconnected or no responder yet: let it reconnect
         self.frames += 1
+        if self.history is not None:
+            kept = self._kept.get(component)
+            if kept is None:
+                kept = self._kept[component] = (self.history / f"{component}.frames").open("ab")
+            kept.write(_FRAME_LENGTH.pack(len(frame)) + frame)
         answer = _decode_answer(reply.data)
         if answer.error:
             raise TransportError(f"lockstep: {component} failed on {items[0].subject}: {answer.error}")
         return answer
 
+    async def replay_history(self, component: str) -> int:
+        """Send a restarted ``component`` every frame it answered before it died, in order (what it
+        publishes again is dropped: it was queued the first time); the number of frames."""
+        if self.history is None:
+            raise TransportError(f"lockstep: no history kept, {component} cannot be brought back")
+        kept = self._kept.get(component)
+        if kept is not None:
+            kept.flush()
+        path = self.history / f"{component}.frames"
+        data = path.read_bytes() if path.exists() else b""
+        to = subject(self.run, "deliver", component)
+        sent, at = 0, 0
+        while at < len(data):
+            (length,) = _FRAME_LENGTH.unpack_from(data, at)
+            frame = data[at + _FRAME_LENGTH.size : at + _FRAME_LENGTH.size + length]
+            at += _FRAME_LENGTH.size + length
+            answer = _decode_answer((await self.nc.request(to, frame, timeout=self.timeout)).data)
+            if answer.error:
+                raise TransportError(f"lockstep: {component} failed while catching up: {answer.error}")
+            sent += 1
+        return sent
+
     async def stop(self) -> None:
         """Tell every component process the run is over."""
         await self.nc.publish(subject(self.run, "stop"), b"")
         await self.nc.flush()
+        for kept in self._kept.values():
+            kept.close()
+        self._kept.clear()
         for sub in self._subs:
             await sub.unsubscribe()
 

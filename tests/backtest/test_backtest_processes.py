@@ -4,15 +4,21 @@ that backtests (a short window each; the full windows are for the benchmark)."""
 
 from __future__ import annotations
 
+import os
+import random
+import re
+import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from backtestutil import finish, load_summary, run_cli, start_cli
+from backtestutil import finish, load_summary, read_log, run_cli, start_cli
 
 from basis.bus.embedded import EmbeddedNats, free_port
+from basis.bus.messages import InstructionFilled, InstructionRejected
 
 WINDOWS = {
     "pure_lending_usdt": ("2024-06-01", "2024-06-04"),
@@ -68,10 +74,14 @@ def test_nats_without_processes_is_a_usage_error(tmp_path: Path) -> None:
 # --- the server goes away mid-run ----------------------------------------------------------------------
 
 LONG = ("2024-06-01", "2024-06-15")
+READY = re.compile(r"basis\.backtest\.processes: (?P<name>[\w-]+) ready \(pid (?P<pid>\d+)\)")
 
 
-def start_processes_run(tmp_path: Path, nats_url: str) -> subprocess.Popen[str]:
-    """A two-week btc_basis run over processes; returns once every component process is ready."""
+def start_processes_run(
+    tmp_path: Path, nats_url: str, pids: dict[str, int] | None = None
+) -> subprocess.Popen[str]:
+    """A two-week btc_basis run over processes; returns once every component process is ready (their
+    pids in ``pids``)."""
     args = ["-v", "backtest", "--mode", "btc_basis", "--start", LONG[0], "--end", LONG[1]]
     process = start_cli(
         [*args, "--out", str(tmp_path / "processes"), "-q", "--no-report", "--processes", "--nats", nats_url],
@@ -79,7 +89,10 @@ def start_processes_run(tmp_path: Path, nats_url: str) -> subprocess.Popen[str]:
     )
     assert process.stderr is not None
     for line in process.stderr:
-        if "router ready" in line:
+        ready = READY.search(line)
+        if ready and pids is not None:
+            pids[ready["name"]] = int(ready["pid"])
+        if ready and ready["name"] == "router":
             return process
     raise AssertionError(f"the run ended before its processes were ready:\n{finish(process, args).explain()}")
 
@@ -159,3 +172,33 @@ def test_losing_one_node_of_a_three_node_cluster_mid_run_changes_nothing(tmp_pat
     assert finished.returncode == 0, finished.explain()
     assert "sending it again" in finished.stderr
     assert load_summary(tmp_path / "processes")["log_digest"] == expected
+
+
+@pytest.mark.slow
+def test_every_component_killed_once_mid_run_is_brought_back_and_the_log_is_the_same(
+    tmp_path: Path, nats_server: EmbeddedNats
+) -> None:
+    """SIGKILL every component process once, in a random order at random points: each is started again,
+    catches up from the frames it had answered, and the run writes the in-process run's log; every
+    instruction has one answer in it (none was executed twice)."""
+    expected = in_process_digest(tmp_path)
+    pids: dict[str, int] = {}
+    process = start_processes_run(tmp_path, nats_server.url, pids)
+    rng = random.Random(7)
+    victims = sorted(pids)
+    rng.shuffle(victims)
+    for name in victims:
+        time.sleep(rng.uniform(0.1, 0.4))
+        os.kill(pids[name], signal.SIGKILL)
+    finished = finish(process, ["backtest", "--processes"])
+    assert finished.returncode == 0, finished.explain()
+    restarted = set(re.findall(r"([\w-]+) restarted \(pid", finished.stderr))
+    assert restarted == set(victims), finished.stderr[-3000:]
+    summary = load_summary(tmp_path / "processes")
+    assert summary["log_digest"] == expected
+    answers = Counter(
+        m.instruction_id
+        for _, _, m in read_log(summary["store"], summary["run_id"])
+        if isinstance(m, InstructionFilled | InstructionRejected)
+    )
+    assert answers and set(answers.values()) == {1}
