@@ -66,6 +66,8 @@ class ComponentProcesses:
         self.run = uuid.uuid4().hex[:16]
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = {}
+        self._restarting = asyncio.Lock()
+        """One restart at a time: processes register their subscriptions one after the other."""
         self._clock_start = clock.now_ns()
         self._files: list[IO[bytes]] = []
         self._embedded: EmbeddedNats | None = None
@@ -129,6 +131,10 @@ class ComponentProcesses:
 
     async def _on_silent(self, name: str) -> bool:
         """Restart ``name`` when its process died; True once it has caught up with the run."""
+        async with self._restarting:
+            return await self._restart(name)
+
+    async def _restart(self, name: str) -> bool:
         process = self.processes.get(name)
         if process is None or process.poll() is None:
             return False  # alive: slow, or the server is away

@@ -190,7 +190,7 @@ class LockstepConductor:
         self.on_silent = on_silent
         """Called with a component that did not answer a frame in time; True when it was restarted."""
         self.transport = _ConductorTransport(self)
-        self.ready: asyncio.Queue[str] = asyncio.Queue()
+        self._ready: dict[str, asyncio.Event] = {}
         self.frames = 0
         self.resent = 0
         self._seq: dict[str, int] = {}
@@ -227,7 +227,7 @@ class LockstepConductor:
         await msg.respond(b"")
 
     async def _on_ready(self, msg: Msg) -> None:
-        await self.ready.put(msg.data.decode())
+        self._ready.setdefault(msg.data.decode(), asyncio.Event()).set()
         await msg.respond(b"")
 
     async def go(self, component: str) -> bool:
@@ -239,10 +239,11 @@ class LockstepConductor:
         return True
 
     async def wait_ready(self, component: str, timeout: float) -> None:
-        """Wait until ``component`` has registered every subscription of its start."""
-        name = await asyncio.wait_for(self.ready.get(), timeout)
-        if name != component:
-            raise TransportError(f"lockstep: expected {component} to start, {name} said it is ready")
+        """Wait until ``component`` has registered every subscription of its start (given its turn with
+        :meth:`go`; one readiness per turn)."""
+        ready = self._ready.setdefault(component, asyncio.Event())
+        await asyncio.wait_for(ready.wait(), timeout)
+        ready.clear()
 
     async def deliver_generation(
         self, generation: list[Envelope], routes: list[tuple[Handler, ...]]
