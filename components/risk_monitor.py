@@ -6,9 +6,10 @@ every :class:`ExposureSnapshot` (caused by it), so the PnL monitor and the strat
 - margin ratio of a CEX with perps = (USDT + PerpNotional + Σ contracts × mark) / Σ |contracts × mark|
   (docs/accounting.md), from the exposures' USDT values;
 - health factor = Σ aToken value × liquidation threshold / Σ debt value; LTV = Σ debt / Σ aToken value.
-  When every debt is an ETH-correlated asset the account is in eMode: ETH-correlated collateral counts
-  at the eMode threshold (0.95), anything else at the standard one (0.85). None when there is no debt
-  (health factor) or no collateral (LTV);
+  When every debt is an asset of the venue's eMode category the account is in eMode: collateral of that
+  category counts at the eMode threshold, anything else at the standard one (both from the lending
+  venue's configuration, :class:`LiquidationThresholds`). None when there is no debt (health factor) or
+  no collateral (LTV);
 - delta drift = |net delta of the hedged asset| × its reference price / equity (USDT), for the
   market-neutral modes that name a hedged asset; 0 otherwise.
 
@@ -21,7 +22,7 @@ stable string: ``margin_ratio:<venue><<threshold>``, ``health_factor<<threshold>
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from basis.bus import subjects
@@ -35,7 +36,6 @@ from basis.bus.messages import ClockTicked, Exposure, ExposureSnapshot, RiskAsse
 from .pricing import PriceBook, PriceError, follow_prices, ordered_sum, underlying_of
 
 LEVELS: tuple[RiskLevel, ...] = ("ok", "warning", "critical")
-ETH_CORRELATED: frozenset[str] = frozenset({"ETH", "WETH", "weETH", "wstETH"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +52,13 @@ class RiskLimits:
 
 @dataclass(frozen=True, slots=True)
 class LiquidationThresholds:
-    """AAVE liquidation thresholds: eMode for ETH-correlated collateral against ETH-correlated debt."""
+    """The lending venue's liquidation thresholds, from its configuration (``risk_params``): ``emode``
+    for collateral among ``emode_assets`` when every debt is among them too, ``standard`` otherwise.
+    Without eMode assets every collateral counts at ``standard``."""
 
     emode: float = 0.95
     standard: float = 0.85
-    emode_assets: frozenset[str] = field(default=ETH_CORRELATED)
+    emode_assets: frozenset[str] = frozenset()
 
 
 class Assessment(NamedTuple):

@@ -39,7 +39,7 @@ from basis.components.pnl_monitor import PnlMonitor
 from basis.components.position_monitor import PositionMonitor
 from basis.components.pricing import PRICE_MESSAGES, PriceBook
 from basis.components.risk_monitor import RiskMonitor
-from basis.configs import RunConfig, load_run_config, to_masked_dict
+from basis.configs import LendingVenueConfig, RunConfig, load_run_config, to_masked_dict
 from basis.data import DATA_ROOT
 
 from .errors import BacktestError, RunAborted
@@ -359,8 +359,9 @@ class Backtest:
 def build_risk_monitor(
     config: RunConfig, bus: Bus, clock: Clock, ids: IdFactory, prices: PriceBook
 ) -> RiskMonitor:
-    """The risk monitor with the mode's limits (also what ``basis component run risk-monitor`` runs)."""
-    from basis.components.risk_monitor import RiskLimits
+    """The risk monitor with the mode's limits and the liquidation thresholds of its lending venue (also
+    what ``basis component run risk-monitor`` runs)."""
+    from basis.components.risk_monitor import LiquidationThresholds, RiskLimits
 
     risk = config.mode.risk
     limits = RiskLimits(
@@ -374,4 +375,15 @@ def build_risk_monitor(
     hedged = (
         config.mode.asset if config.market_neutral and config.mode.asset != config.share_class.name else None
     )
-    return RiskMonitor(bus, clock, ids, limits=limits, hedged_asset=hedged, prices=prices)
+    thresholds = LiquidationThresholds()
+    for venue in config.venues.values():
+        if isinstance(venue.config, LendingVenueConfig):
+            params = venue.config.risk_params
+            thresholds = LiquidationThresholds(
+                emode=params.emode.liquidation_threshold,
+                standard=params.standard.liquidation_threshold,
+                emode_assets=frozenset(params.emode_assets),
+            )
+    return RiskMonitor(
+        bus, clock, ids, limits=limits, thresholds=thresholds, hedged_asset=hedged, prices=prices
+    )

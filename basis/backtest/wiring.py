@@ -208,6 +208,8 @@ def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset
             emode_risk=RiskParams(
                 risk.emode.ltv, risk.emode.liquidation_threshold, risk.emode.liquidation_bonus
             ),
+            emode_assets=tuple(risk.emode_assets),
+            emode_category=risk.emode_category_id,
             close_factor=risk.close_factor,
         )
 

@@ -37,6 +37,8 @@ FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]
 ShareClassName = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]+$")]
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]+$")]
 """A platform instrument symbol such as ``BTCUSDT`` (the venue's own symbol is kept per market)."""
+Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]+$")]
+"""A token symbol as its protocol spells it: ``USDT``, ``WETH``, ``weETH``, ``wstETH``."""
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 PositiveFraction = Annotated[float, Field(gt=0, le=1)]

@@ -33,6 +33,7 @@ from .base import (
     PositiveFraction,
     StrictModel,
     Symbol,
+    Token,
     VenueName,
     fmt,
     raise_issues,
@@ -269,6 +270,9 @@ class LendingRiskParams(StrictModel):
     emode: RiskClass
     """The ETH-correlated eMode category (LST collateral against WETH debt)."""
     emode_category_id: Annotated[int, Field(ge=1)]
+    emode_assets: Annotated[list[Token], Field(min_length=1)]
+    """The assets of the eMode category: collateral counted at the eMode parameters when every debt is
+    one of them, and the only assets that may be borrowed in eMode."""
     standard: RiskClass
     close_factor: PositiveFraction
     """Largest share of a debt a single liquidation may repay."""

@@ -55,9 +55,15 @@ def test_margin_levels_and_custom_thresholds() -> None:
     assert (tight.level, tight.breaches) == ("critical", ("margin_ratio:binance<0.3",))
 
 
+AAVE = LiquidationThresholds(
+    emode=0.95, standard=0.85, emode_assets=frozenset({"ETH", "WETH", "weETH", "wstETH"})
+)
+"""The thresholds of configs/venues/aave_v3.yaml."""
+
+
 def test_health_factor_and_ltv_in_emode() -> None:
     es, prices = snapshot({"aave_v3:aToken:aweETH": 16.0, "aave_v3:debtToken:debtWETH": 15.0})
-    a = RiskBook(prices=prices).assess(es)
+    a = RiskBook(prices=prices, thresholds=AAVE).assess(es)
     collateral = 16.0 * 1.0625 * 2048.0
     debt = 15.0 * 2048.0
     assert a.health_factor == collateral * 0.95 / debt
@@ -69,12 +75,19 @@ def test_health_factor_standard_threshold_for_stable_collateral() -> None:
     es, prices = snapshot(
         {"aave_v3:aToken:aUSDT": 10000.0, "aave_v3:aToken:aWETH": 1.0, "aave_v3:debtToken:debtWETH": 2.0}
     )
-    a = RiskBook(prices=prices).assess(es)
+    a = RiskBook(prices=prices, thresholds=AAVE).assess(es)
     # WETH debt alone would allow eMode, but eMode only lifts ETH-correlated collateral
     assert a.health_factor == (10000.0 * 0.85 + 2048.0 * 0.95) / 4096.0
     es2, _ = snapshot({"aave_v3:aToken:aWETH": 4.0, "aave_v3:debtToken:debtUSDT": 2048.0})
     b = RiskBook(prices=prices, thresholds=LiquidationThresholds(emode=0.95, standard=0.8)).assess(es2)
     assert b.health_factor == 8192.0 * 0.8 / 2048.0 and b.ltv == 0.25 and b.level == "ok"
+
+
+def test_without_emode_assets_every_collateral_counts_at_the_standard_threshold() -> None:
+    """The risk monitor knows no venue: which assets form the eMode category comes from the configuration."""
+    es, prices = snapshot({"aave_v3:aToken:aweETH": 16.0, "aave_v3:debtToken:debtWETH": 15.0})
+    a = RiskBook(prices=prices).assess(es)
+    assert a.health_factor == 16.0 * 1.0625 * 2048.0 * 0.85 / (15.0 * 2048.0)
 
 
 def test_no_debt_no_health_factor() -> None:
