@@ -118,9 +118,8 @@ def reference_series(ref: Reference) -> str:
 
 
 def perp_base(symbol: str) -> str:
-    """The base asset of a perp symbol: ``BTCUSDT`` → ``BTC``, ``ETH-USDT-SWAP`` → ``ETH``."""
-    if "-" in symbol:
-        return symbol.split("-", 1)[0]
+    """The base asset of a platform perp symbol: ``BTCUSDT`` → ``BTC``. (A venue's own spelling, such as
+    OKX's ``BTC-USDT-SWAP``, stays inside its gateway: the venue configuration maps the two.)"""
     for suffix in QUOTE_SUFFIXES:
         if symbol.endswith(suffix) and len(symbol) > len(suffix):
             return symbol[: -len(suffix)]

@@ -167,7 +167,7 @@ def test_lst_venue_filter_and_version() -> None:
 
 def test_perp_base() -> None:
     assert perp_base("BTCUSDT") == "BTC"
-    assert perp_base("ETH-USDT-SWAP") == "ETH"
+    assert perp_base("ETH-USDT-SWAP") == "ETH-USDT-SWAP"  # a venue's own spelling is not the platform's
     assert perp_base("ETHUSDC") == "ETH"
 
 
