@@ -336,10 +336,15 @@ async def run_lockstep_component(
     try:
         await client.start()
         component = factory(Bus(client, component=name), clock, SequentialIds("", name))
-        await client.turn.wait()  # subscriptions register in the order of the in-process run
-        await component.start()
-        await client.ready()
-        await client.stopped.wait()
+        # subscriptions register in the order of the in-process run: wait for the turn (or the end)
+        turn = asyncio.ensure_future(client.turn.wait())
+        stopped = asyncio.ensure_future(client.stopped.wait())
+        await asyncio.wait((turn, stopped), return_when=asyncio.FIRST_COMPLETED)
+        turn.cancel()
+        if not client.stopped.is_set():
+            await component.start()
+            await client.ready()
+        await stopped
         await component.close()
         return 0
     finally:

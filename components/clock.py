@@ -46,11 +46,19 @@ class ClockTicker(Component):
         return (now_ns // self.period_ns + 1) * self.period_ns
 
     async def _run(self) -> None:
+        last = 0
         while not self.stopped.is_set():
             now = self.clock.now_ns()
-            due = self.next_tick_ns(now)
-            await asyncio.sleep((due - now) / NS_PER_S)
-            await self.emit(ClockTicked(id=self.ids.next_id(), ts=due))
+            due = max(
+                self.next_tick_ns(now), last + self.period_ns
+            )  # never twice, even if wall time steps back
+            await asyncio.sleep(max(0, due - now) / NS_PER_S)
+            try:
+                await self.emit(ClockTicked(id=self.ids.next_id(), ts=due))
+            except Exception:  # the bus is away for a moment: the next tick is the next period
+                log.exception("clock: tick %d not published", due)
+                continue
+            last = due
             self.ticks += 1
 
     async def close(self) -> None:

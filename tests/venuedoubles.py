@@ -100,6 +100,8 @@ class FakeVenue(Component):
         self.outcomes: dict[str, list[Message]] = {}
         self.silent: set[str] = set()
         self._parts: list[tuple[Instruction, Parts, int]] = []
+        self.stall_after: int | None = None
+        """Orders filled in parts stop after this many parts (open for ever, as a resting order)."""
         self._arrivals: list[tuple[int, Instruction]] = []
 
     async def on_start(self) -> None:
@@ -208,6 +210,9 @@ class FakeVenue(Component):
         """One more part of every order being filled in parts."""
         pending, self._parts = self._parts, []
         for instruction, parts, done in pending:
+            if self.stall_after is not None and done >= self.stall_after:
+                self._parts.append((instruction, parts, done))
+                continue
             size = size_of(instruction)
             assert size is not None
             part = size / parts.n

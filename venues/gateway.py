@@ -148,17 +148,39 @@ class GatewayComponent(Component):
         """Answer a key executed before with its status and the messages recorded for it, or
         :meth:`recover` when its execution never finished (claimed, no outcome, and this gateway is not
         executing it: it stopped in between)."""
-        executing = self._answering
-        if not recorded.outcomes and (executing is None or executing.key != instruction.key):
+        if not recorded.outcomes and not self._executing(instruction.key):
             await self.recover(instruction)
             return
         log.info("%s: %s %s executed before, answered again", self.venue, instruction.kind, instruction.key)
         await self.emit(self.status(instruction, instruction.id, recorded))
 
     async def answer_status(self, query: QueryStatus) -> None:
-        """Answer a status query from the journal (``unknown``: the instruction never arrived here)."""
-        recorded = await self.journal.lookup(query.instruction_id)
-        await self.emit(self.status(query, query.instruction_id, recorded))
+        """Answer a status query from the journal (``unknown``: the instruction never arrived here; an
+        execution that was interrupted is answered as :meth:`recover` answers it)."""
+        key = query.instruction_id
+        recorded = await self.journal.lookup(key)
+        if recorded is not None and not recorded.outcomes and not self._executing(key):
+            recorded = Recorded((await self._interrupted(query, key),))
+        await self.emit(self.status(query, key, recorded))
+
+    def _executing(self, key: str) -> bool:
+        answering = self._answering
+        return answering is not None and answering.key == key
+
+    async def _interrupted(self, cause: Message, key: str) -> InstructionRejected:
+        """The answer to a key claimed and never answered (the gateway stopped while executing it),
+        recorded so that every later question about it gets the same answer."""
+        log.warning("%s: %s was interrupted, outcome unknown", self.venue, key)
+        rejection = self.make(
+            InstructionRejected,
+            cause=cause,
+            instruction_id=key,
+            venue=self.venue,
+            reason=OutcomeUnknown.reason,
+            transient=OutcomeUnknown.transient,
+        )
+        await self.journal.complete(key, (rejection,))
+        return rejection
 
     def status(self, cause: Message, instruction_id: str, recorded: Recorded | None) -> InstructionStatus:
         state: InstructionState = "unknown"
@@ -182,10 +204,7 @@ class GatewayComponent(Component):
         the instruction took effect: it rejects it as ``outcome_unknown`` and the sender reconciles from
         the balances. A live gateway overrides this with a status query by client order id.
         """
-        log.warning(
-            "%s: %s %s was interrupted, outcome unknown", self.venue, instruction.kind, instruction.key
-        )
-        await self.reject(instruction, OutcomeUnknown(f"{instruction.key}: interrupted before its outcome"))
+        await self.emit(await self._interrupted(instruction, instruction.key))
 
     async def execute(self, instruction: Instruction) -> None:
         raise self.unsupported(instruction)

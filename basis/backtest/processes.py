@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,8 @@ class ComponentProcesses:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = {}
         self._restarting = asyncio.Lock()
+        self._stopping = False
+        self._own_logs = logs is None
         """One restart at a time: processes register their subscriptions one after the other."""
         self._clock_start = clock.now_ns()
         self._files: list[IO[bytes]] = []
@@ -130,7 +133,10 @@ class ComponentProcesses:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
 
     async def _on_silent(self, name: str) -> bool:
-        """Restart ``name`` when its process died; True once it has caught up with the run."""
+        """Restart ``name`` when its process died; True once it has caught up with the run (never once
+        the run is ending)."""
+        if self._stopping:
+            return False
         async with self._restarting:
             return await self._restart(name)
 
@@ -179,21 +185,33 @@ class ComponentProcesses:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.conductor is not None:
-            await self.conductor.stop()
-        for name, process in self.processes.items():
-            try:
-                status = await asyncio.to_thread(process.wait, 10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                status = await asyncio.to_thread(process.wait, 10)
-            if status != 0 and exc is None:
-                log.warning("%s exited with status %s; see %s", name, status, self.logs / f"{name}.log")
-        for out in self._files:
-            out.close()
-        if self._nc is not None:
-            await self._nc.drain()
-        await self._stop_server()
+        self._stopping = True
+        try:
+            if self.conductor is not None:
+                await self.conductor.stop()
+            statuses = await asyncio.gather(*(self._wait(p) for p in self.processes.values()))
+            for name, status in zip(self.processes, statuses, strict=True):
+                if status != 0 and exc is None:
+                    log.warning("%s exited with status %s; see %s", name, status, self.logs / f"{name}.log")
+        finally:
+            for process in self.processes.values():
+                if process.poll() is None:
+                    process.kill()
+            for out in self._files:
+                out.close()
+            if self._nc is not None:
+                await self._nc.drain()
+            await self._stop_server()
+        if exc is None and self._own_logs:
+            shutil.rmtree(self.logs, ignore_errors=True)  # kept when the run failed: the logs say why
+
+    @staticmethod
+    async def _wait(process: subprocess.Popen[bytes]) -> int:
+        try:
+            return await asyncio.to_thread(process.wait, 10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return await asyncio.to_thread(process.wait, 10)
 
     async def _stop_server(self) -> None:
         if self._embedded is not None:

@@ -37,6 +37,7 @@ subscribes, and says when it is done (``ready``). Frames travel on plain NATS su
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import struct
 from collections.abc import Awaitable, Callable, Mapping
@@ -210,6 +211,8 @@ class LockstepConductor:
         key = (request.component, request.sub)
         try:
             validate_pattern(request.pattern)
+            if request.queue:  # the conductor picks one process per message only for plain subscribers
+                raise SubjectError(f"{request.component}: queue groups are not part of a lockstep run")
             known = self._registered.get(key)
             if known is None:
                 await self.transport.subscribe(request.pattern, _Remote(*key), queue=request.queue)
@@ -262,9 +265,16 @@ class LockstepConductor:
         if not items:
             return {}
         components = list(items)
-        answers = await asyncio.gather(
-            *(self.ask(component, [item for _, item in items[component]]) for component in components)
-        )
+        asks = [
+            asyncio.ensure_future(self.ask(component, [item for _, item in items[component]]))
+            for component in components
+        ]
+        try:
+            answers = await asyncio.gather(*asks)
+        except BaseException:
+            for ask in asks:  # one process failed the run: the others stop waiting too
+                ask.cancel()
+            raise
         out: dict[tuple[str, int], list[Published]] = {}
         for component, answer in zip(components, answers, strict=True):
             for (i, _), published in zip(items[component], answer.published, strict=True):
@@ -355,6 +365,7 @@ class LockstepClient:
         self.stopped = asyncio.Event()
         self.turn = asyncio.Event()
         self._handlers: dict[int, Handler] = {}
+        self._sub_ids = itertools.count(1)
         self._outbox: list[Published] | None = None
         self._answered: tuple[int, bytes] = (0, b"")
         """The last frame run and its answer, sent again when the same frame comes again."""
@@ -433,7 +444,7 @@ class LockstepClient:
         queue: str = "",
     ) -> _ClientSubscription:
         validate_pattern(pattern)
-        sub = len(self._handlers) + 1
+        sub = next(self._sub_ids)
         self._handlers[sub] = handler  # type: ignore[assignment]
         request = Subscribe(component=self.component, sub=sub, pattern=pattern, queue=queue)
         reply = await self.nc.request(

@@ -216,6 +216,7 @@ class ExecutionRouter(Component):
         leg.arrived = False
         leg.remaining = None
         leg.queries = 0
+        leg.seen = set()
         self._legs[child.id] = leg
         self._arm_deadline(leg, now)
         await self.emit(child)
@@ -246,8 +247,9 @@ class ExecutionRouter(Component):
 
     async def on_filled(self, event: InstructionFilled) -> None:
         leg = self._legs.get(event.instruction_id)
-        if leg is None or leg.status != "sent":
-            return
+        if leg is None or leg.status != "sent" or event.id in leg.seen:
+            return  # not ours, answered, or a fill applied before (a status repeats every outcome)
+        leg.seen.add(event.id)
         leg.queries = 0
         if event.remaining > 0.0:
             leg.remaining = event.remaining  # partially filled: the leg waits for the rest
@@ -299,16 +301,18 @@ class ExecutionRouter(Component):
 
     async def on_reverted(self, event: TransactionReverted) -> None:
         """A child's transaction reverted: the leg fails with the decoded reason (nothing but gas moved)."""
-        leg = self._legs.pop(event.instruction_id, None)
+        leg = self._legs.get(event.instruction_id)
         if leg is None or leg.status != "sent":
             return
+        del self._legs[event.instruction_id]
         await self._leg_failed(leg, f"reverted: {event.reason}", event)
 
     async def on_ended(self, event: InstructionCancelled | InstructionExpired) -> None:
         """What was open of a child is cancelled or expired: the leg ends with what filled of it."""
-        leg = self._legs.pop(event.instruction_id, None)
+        leg = self._legs.get(event.instruction_id)
         if leg is None or leg.status != "sent":
             return
+        del self._legs[event.instruction_id]
         what = f"cancelled ({event.reason})" if isinstance(event, InstructionCancelled) else "expired"
         if leg.requested is not None:
             leg.remaining = max(0.0, leg.requested - event.filled)

@@ -42,7 +42,9 @@ class LegState:
     due_ns: int = 0
     deadline_ns: int = 0
     queries: int = 0
-    """Status queries sent since the last answer from the venue."""
+    """Status queries sent since the venue last moved the leg on."""
+    seen: set[str] = field(default_factory=set)
+    """The ids of the venue's answers applied to the current child (a status repeats them)."""
 
     @property
     def child_id(self) -> str:

@@ -57,6 +57,8 @@ from basis.bus.messages import (
     ExposureSnapshot,
     FlowBooked,
     Instruction,
+    InstructionCancelled,
+    InstructionExpired,
     InstructionFilled,
     InstructionRejected,
     InvestorWithdrawal,
@@ -67,6 +69,7 @@ from basis.bus.messages import (
     RouteCompleted,
     StrategyDecided,
     Swap,
+    TransactionReverted,
     Transfer,
     WrapperAction,
 )
@@ -84,7 +87,13 @@ log = logging.getLogger("basis.strategy")
 
 NS_PER_S = 1_000_000_000
 NEVER = 2**62
-OUTCOMES: tuple[type[Message], ...] = (RouteCompleted, InstructionRejected)
+OUTCOMES: tuple[type[Message], ...] = (
+    RouteCompleted,
+    InstructionRejected,
+    InstructionCancelled,
+    InstructionExpired,
+)
+"""The final answers the strategy waits for, besides fills (and reverts, which are balance events)."""
 
 
 @dataclass(frozen=True)
@@ -258,10 +267,14 @@ class Strategy(Component, Generic[P]):
                     if not filled:
                         self._rejected(f"{iid}: {reason}")
             case InstructionRejected(instruction_id=iid, reason=reason):
-                if iid in self.outstanding.direct:
-                    self.outstanding.direct.discard(iid)
-                    self.withdrawals.failed(iid)
-                    self._rejected(f"{iid}: {reason}")
+                self._direct_failed(iid, reason)
+            case InstructionCancelled(instruction_id=iid, reason=reason):
+                self._direct_failed(iid, f"cancelled ({reason})")
+            case InstructionExpired(instruction_id=iid):
+                self._direct_failed(iid, "expired")
+            case TransactionReverted(instruction_id=iid, reason=reason):
+                self.unbooked.add(message.id)  # its gas moved a balance
+                self._direct_failed(iid, f"reverted: {reason}")
             case InstructionFilled(instruction_id=iid):
                 self.unbooked.add(message.id)
                 if iid in self.outstanding.direct:
@@ -272,6 +285,13 @@ class Strategy(Component, Generic[P]):
                 self.flows_pending = True
             case _:
                 self.unbooked.add(message.id)
+
+    def _direct_failed(self, iid: str, reason: str) -> None:
+        """A payout the strategy sent itself ended without paying: the withdrawal is owed again."""
+        if iid in self.outstanding.direct:
+            self.outstanding.direct.discard(iid)
+            self.withdrawals.failed(iid)
+            self._rejected(f"{iid}: {reason}")
 
     async def on_withdrawal(self, message: InvestorWithdrawal) -> None:
         if message.asset != self.params.share_class:

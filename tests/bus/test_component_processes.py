@@ -81,18 +81,50 @@ async def test_the_clock_ticks_on_whole_periods_of_wall_time(nats_server: Embedd
     stop.set()
     assert await asyncio.wait_for(runner, 5.0) == 0
     period = 50_000_000
-    assert all(t.ts % period == 0 for t in got)
-    assert [b.ts - a.ts for a, b in itertools.pairwise(got)] == [period] * 3
+    assert all(t.ts % period == 0 for t in got)  # on whole periods
+    steps = [b.ts - a.ts for a, b in itertools.pairwise(got)]
+    assert all(step > 0 and step % period == 0 for step in steps)  # never twice; a busy machine may skip
     assert abs(time.time_ns() - got[-1].ts) < 2_000_000_000
     await transport.close()
 
 
-async def test_the_clock_skips_ticks_it_missed_instead_of_bunching_them() -> None:
+class SteppedClock:
+    """Wall time that jumps: ahead (the process was busy), then back (the system clock was corrected)."""
+
+    def __init__(self, readings: list[int]) -> None:
+        self.readings = readings
+
+    def now_ns(self) -> int:
+        return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+
+async def test_the_clock_skips_ticks_it_missed_and_never_ticks_twice() -> None:
     ticker = ClockTicker(
         Bus(InProcessTransport(), component="clock"), LiveClock(), RandomIds(), period_s=60.0
     )
     assert ticker.next_tick_ns(120 * 10**9) == 180 * 10**9
     assert ticker.next_tick_ns(179 * 10**9 + 1) == 180 * 10**9
+
+    s = 10**9
+    transport = InProcessTransport()
+    ticks: list[int] = []
+    # wall time read before each tick: just before 1 s; just before 6 s (the process was busy: 2..5 are
+    # skipped); just before 6 s again (the system clock stepped back after the 6 s tick)
+    readings = [999_500_000, 5_999_500_000, 5_999_500_000]
+    stepped = ClockTicker(
+        Bus(transport, component="clock"), SteppedClock(readings), RandomIds(), period_s=1.0
+    )
+
+    async def keep(message: ClockTicked) -> None:
+        ticks.append(message.ts)
+        if len(ticks) == 3:
+            stepped.stopped.set()
+
+    await Bus(transport, component="tester").subscribe("sys.clock", keep, types=(ClockTicked,))
+    await stepped.start()
+    await asyncio.wait_for(stepped.stopped.wait(), 30.0)
+    await stepped.close()
+    assert ticks == [1 * s, 6 * s, 7 * s]  # 2..5 skipped, and 7 s rather than 6 s again after the step back
     with pytest.raises(ValueError, match="period_s must be > 0"):
         ClockTicker(Bus(InProcessTransport(), component="clock"), LiveClock(), RandomIds(), period_s=0.0)
 

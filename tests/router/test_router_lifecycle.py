@@ -160,3 +160,17 @@ async def test_a_reverted_bundle_fails_its_route_with_the_decoded_reason() -> No
     assert outcome.causation_id == reverted.id
     await rig.tick(10 * TIMEOUT_S)
     assert rig.tape.of(QueryStatus) == []  # a final answer: nothing left to ask
+
+
+async def test_a_status_repeating_a_partial_fill_does_not_keep_the_leg_alive() -> None:
+    """The status of an order that stopped filling repeats its partial fill: that is no progress, and the
+    leg fails after its status queries."""
+    rig = await Rig().start(params(max_status_queries=2), binance=[Parts(3, cancel_after=99)], okx=())
+    rig.venues["binance"].stall_after = 1  # one part, then nothing more
+    await rig.send(hedge(rig))  # type: ignore[arg-type]
+    for _ in range(3):
+        await rig.tick(TIMEOUT_S)
+    [outcome] = rig.outcomes()
+    assert not outcome.filled
+    assert outcome.reason == "binance: no final answer after 2 status queries"
+    assert len(rig.venues["binance"].queries) == 2

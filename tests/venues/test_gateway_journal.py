@@ -12,7 +12,7 @@ from venueutil import Harness
 from basis.bus.bus import Bus
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.ids import SequentialIds
-from basis.bus.journal import ExecutionJournal, JetStreamJournal
+from basis.bus.journal import ExecutionJournal, JetStreamJournal, Recorded
 from basis.bus.messages import (
     FlowBooked,
     Instruction,
@@ -130,7 +130,25 @@ async def test_an_interrupted_execution_is_never_executed_again(nats_server: Emb
     assert (rejected.reason, rejected.transient) == ("outcome_unknown", False)
     assert gateway.executed == 0
     assert gateway.balances()["wallet:BaseToken:USDT"] == 1_000.0
+    # asked later, by status or by a redelivery, it gets the same answer: the rejection is recorded
+    query = h.make(QueryStatus, venue="wallet", instruction_id=payout.id)
+    await h.bus.publish(query)
+    [status] = [e for e in h.of(InstructionStatus) if e.causation_id == query.id]
+    assert (status.state, status.outcomes) == ("rejected", (rejected,))
     await transport.close()
+
+
+async def test_a_status_query_about_an_interrupted_execution_says_outcome_unknown() -> None:
+    h, gateway = await funded()
+    key = "run.router.9"
+    assert await gateway.journal.claim(key) is None  # claimed by a gateway that then died
+    query = h.make(QueryStatus, venue="wallet", instruction_id=key)
+    await h.bus.publish(query)
+    [status] = [e for e in h.of(InstructionStatus) if e.causation_id == query.id]
+    [rejection] = status.outcomes
+    assert status.state == "rejected"
+    assert isinstance(rejection, InstructionRejected) and rejection.reason == "outcome_unknown"
+    assert await gateway.journal.lookup(key) == Recorded((rejection,))
 
 
 async def test_an_investor_deposit_delivered_twice_is_booked_once() -> None:

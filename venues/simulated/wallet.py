@@ -90,8 +90,14 @@ class SimulatedWallet(OnChainGateway):
     async def on_investor_deposit(self, deposit: InvestorDeposit) -> None:
         """Book the deposit once: its id is claimed in the execution journal like an instruction's key,
         so a deposit delivered again (or to a wallet restarted since) is not booked twice."""
-        if await self.journal.claim(deposit.id) is not None:
-            log.info("wallet: deposit %s booked before, not again", deposit.id)
+        recorded = await self.journal.claim(deposit.id)
+        if recorded is not None:
+            if recorded.outcomes:
+                log.info("wallet: deposit %s booked before, not again", deposit.id)
+            else:  # claimed and never booked: the wallet stopped in between; the log decides
+                log.error(
+                    "wallet: deposit %s was interrupted before it was booked; check the log", deposit.id
+                )
             return
         booked = self.make(
             FlowBooked,
@@ -102,8 +108,8 @@ class SimulatedWallet(OnChainGateway):
             instrument=wallet_key(deposit.asset),
             request_id=deposit.id,
         )
-        await self.journal.complete(deposit.id, (booked,))
         await self.emit(booked)
+        await self.journal.complete(deposit.id, (booked,))  # after the publish: recorded means published
 
     async def execute(self, instruction: Instruction) -> None:
         transfer = instruction.action
