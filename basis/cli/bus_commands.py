@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -271,12 +273,20 @@ async def tail_bus(
         if count is not None and shown >= count:
             done.set()
 
+    loop = asyncio.get_running_loop()
+    stops = (signal.SIGINT, signal.SIGTERM)
     try:
+        for sig in stops:  # Ctrl-C ends the wait, not whatever the loop happens to be running
+            loop.add_signal_handler(sig, done.set)
         await transport.subscribe(pattern, on_envelope)
         log.info("subscribed to %s on %s", pattern, transport.url)
         await done.wait()
     finally:
-        await transport.nc.close()  # tail only reads: nothing to flush or drain, even while reconnecting
+        for sig in stops:
+            loop.remove_signal_handler(sig)
+        # tail only reads: nothing to flush or drain, even while reconnecting
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(transport.nc.close(), 5.0)
     if broken is not None:
         raise broken
 
