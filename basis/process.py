@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import logging
 import signal
@@ -37,6 +38,7 @@ from basis.bus.errors import BusError
 from basis.bus.ids import IdFactory, RandomIds
 from basis.bus.journal import JetStreamJournal
 from basis.bus.logs import LEVELS, log_to_stderr
+from basis.bus.messages import Control, Heartbeat
 from basis.bus.transport.nats import NatsTransport
 from basis.components.clock import ClockTicker
 from basis.components.exposure_monitor import ExposureMonitor
@@ -174,6 +176,72 @@ def component_names() -> list[str]:
 def gateway_names(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> list[str]:
     """The gateway components of ``mode`` (``sim-binance``, ..., ``sim-wallet``)."""
     return sorted(load_mode_setup(mode, environment).venues)
+
+
+def system_components(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> list[str]:
+    """Every component a running system of ``mode`` has, in the order they depend on each other: the
+    clock, the venue gateways, the monitors, the router, the strategy."""
+    return [
+        "clock",
+        *gateway_names(mode, environment),
+        "position-monitor",
+        "exposure-monitor",
+        "risk-monitor",
+        "pnl-monitor",
+        "router",
+        "strategy",
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """One component's answer to a ping (``heartbeat`` None: no answer within the timeout)."""
+
+    component: str
+    heartbeat: Heartbeat | None
+    latency_ms: float | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.heartbeat is not None
+
+
+async def check_health(nats_url: str, components: Sequence[str], *, timeout: float = 2.0) -> list[Health]:
+    """Ping every component of ``components`` at once (``sys.control.<name>``) and collect the
+    heartbeats that answer within ``timeout`` seconds."""
+    import time
+
+    transport = await NatsTransport.connect(nats_url, name="basis-status", max_reconnect_attempts=1)
+    try:
+        bus = Bus(transport, component="status")
+        pings = {
+            name: Control(id=RandomIds().next_id(), ts=time.time_ns(), component=name, command="ping")
+            for name in components
+        }
+        sent: dict[str, float] = {}
+        answers: dict[str, tuple[Heartbeat, float]] = {}
+        everyone = asyncio.Event()
+
+        def on_heartbeat(beat: Heartbeat) -> None:
+            ping = pings.get(beat.component)
+            if ping is not None and beat.causation_id == ping.id and beat.component not in answers:
+                answers[beat.component] = (beat, (time.perf_counter() - sent[beat.component]) * 1000.0)
+                if len(answers) == len(pings):
+                    everyone.set()
+
+        await bus.subscribe("sys.heartbeat.*", on_heartbeat, types=(Heartbeat,))
+        await transport.flush()
+        for name, ping in pings.items():
+            sent[name] = time.perf_counter()
+            await bus.publish(ping)
+        await transport.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everyone.wait(), timeout)
+        return [
+            Health(name, *answers[name]) if name in answers else Health(name, None) for name in components
+        ]
+    finally:
+        await transport.close()
 
 
 def describe_components() -> list[tuple[str, str]]:

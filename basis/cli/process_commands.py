@@ -94,5 +94,62 @@ def run(
     raise SystemExit(status)
 
 
+@click.command()
+@click.option("--mode", default=None, help="Check every component a system of this mode runs.")
+@click.option(
+    "--env", "environment", default="all-simulation", show_default=True, help="Environment of --mode."
+)
+@click.option(
+    "--component", "names", multiple=True, metavar="NAME", help="Check this component (repeatable)."
+)
+@click.option(
+    "--nats",
+    "nats_url",
+    envvar="BASIS_NATS_URL",
+    default="nats://127.0.0.1:4222",
+    show_default=True,
+    help="NATS URL of the running system (env BASIS_NATS_URL).",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="Seconds to wait."
+)
+def status(mode: str | None, environment: str, names: tuple[str, ...], nats_url: str, timeout: float) -> None:
+    """Ping the components of a running system and print each one's heartbeat; exit status 1 when one
+    does not answer within --timeout."""
+    from basis.backtest.errors import BacktestError
+    from basis.bus.errors import BusError
+    from basis.configs import ConfigError
+    from basis.process import check_health, system_components
+
+    components = list(names)
+    if mode is not None:
+        try:
+            components = [*system_components(mode, environment), *components]
+        except (ConfigError, BacktestError) as exc:
+            raise click.UsageError(f"--mode {mode} --env {environment}: {exc}") from None
+    if not components:
+        raise click.UsageError("name the components to check: --mode MODE, or --component NAME")
+    try:
+        health = asyncio.run(check_health(nats_url, components, timeout=timeout))
+    except BusError as exc:
+        click.echo(f"basis: error: {exc}", err=True)
+        raise SystemExit(1) from None
+    width = max(len(h.component) for h in health)
+    for h in health:
+        if h.heartbeat is None:
+            click.echo(f"{h.component:<{width}}  no answer within {timeout:g}s")
+        else:
+            beat = h.heartbeat
+            click.echo(
+                f"{h.component:<{width}}  healthy  {h.latency_ms:6.1f} ms  processed {beat.processed:,}  "
+                f"dead-lettered {beat.dead_lettered:,}"
+            )
+    down = [h.component for h in health if not h.healthy]
+    if down:
+        click.echo(f"{len(down)} of {len(health)} not answering: {', '.join(down)}", err=True)
+        raise SystemExit(1)
+
+
 def register(group: click.Group) -> None:
     group.add_command(component)
+    group.add_command(status)
