@@ -57,6 +57,8 @@ COMPONENTS: dict[str, ComponentFactory] = {
     "position-monitor": PositionMonitor,
 }
 """Components that need no configuration."""
+FEED = "market-data"
+"""The feed: in a backtest the replay inside the backtest process; as a process, the paper feed."""
 GATEWAY_PREFIX = "sim-"
 """Simulated venue gateways run as ``sim-<venue>``."""
 
@@ -137,6 +139,33 @@ def _strategy(setup: ModeSetup) -> ComponentFactory:
     return make
 
 
+def paper_feed(mode: str, environment: str, speed: float) -> ComponentFactory:
+    """The paper feed of ``mode``: its series from the start of its backtest window's warm-up, at
+    ``speed`` seconds of data per second, with the mode's initial capital deposited when the window
+    opens."""
+    from basis.backtest import Backtest, BacktestRequest
+    from basis.backtest.run import WARMUP_NS
+    from basis.components.paper_feed import PaperFeed
+
+    run = Backtest(BacktestRequest(mode=mode, environment=environment, report=False))
+    share = run.config.share_class.name
+
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+        return PaperFeed(
+            bus,
+            clock,
+            ids,
+            series=run.wiring.series,
+            roots=run.roots,
+            data_start=run.window[0] - WARMUP_NS,
+            speed=speed,
+            deposit=(run.capital, share),
+            deposit_after_ns=WARMUP_NS,
+        )
+
+    return make
+
+
 def _router(setup: ModeSetup) -> ComponentFactory:
     from basis.backtest.strategies import build_router
 
@@ -163,6 +192,7 @@ NEEDS: dict[str, str] = {
     "pnl-monitor": "--mode (share class, price references)",
     "strategy": "--mode (strategy parameters, price references)",
     "router": "--mode (where each action type goes)",
+    "market-data": "--mode (paper: the mode's series replayed on wall time, --speed)",
     f"{GATEWAY_PREFIX}<venue>": "--mode (one per venue the mode needs; the venue's configuration)",
     "recorder": "--nats URL, --store URL (the event store it appends to)",
 }
@@ -305,6 +335,7 @@ async def run_component(
     mode: str | None = None,
     environment: str = DEFAULT_ENVIRONMENT,
     clock_period_s: float = 1.0,
+    speed: float = 3600.0,
 ) -> int:
     """Run component ``name`` until it is stopped; returns the process exit status.
 
@@ -312,9 +343,19 @@ async def run_component(
     handlers that do the same. ``mode`` and ``environment`` configure the components of
     :data:`MODE_COMPONENTS` (see :func:`resolve_factory`, whose errors this raises before connecting).
     """
-    factory = resolve_factory(name, mode, environment, registry=registry)
-    if factory is ClockTicker:
-        factory = functools.partial(ClockTicker, period_s=clock_period_s)
+    if name == FEED:
+        if mode is None:
+            raise UsageError(f"{name} needs --mode MODE (whose series it replays)")
+        from basis.backtest.errors import BacktestError
+
+        try:
+            factory = paper_feed(mode, environment, speed)
+        except (ConfigError, BacktestError) as exc:
+            raise UsageError(f"{name} --mode {mode}: {exc}") from exc
+    else:
+        factory = resolve_factory(name, mode, environment, registry=registry)
+        if factory is ClockTicker:
+            factory = functools.partial(ClockTicker, period_s=clock_period_s)
     stop = stop or asyncio.Event()
 
     embedded: EmbeddedNats | None = None
@@ -436,6 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="environment of --mode (default: %(default)s)",
     )
     parser.add_argument("--clock-period", type=float, default=1.0, help="seconds between clock ticks")
+    parser.add_argument("--speed", type=float, default=3600.0, help="paper feed: data seconds per second")
     parser.add_argument("--lockstep", default=None, help="join this lockstep run (a backtest over processes)")
     parser.add_argument("--clock-start", type=int, default=0, help="lockstep: simulation time at start (ns)")
     parser.add_argument(
@@ -474,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mode=args.mode,
                 environment=args.environment,
                 clock_period_s=args.clock_period,
+                speed=args.speed,
             )
         )
     except UsageError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import click
 
@@ -150,6 +151,72 @@ def status(mode: str | None, environment: str, names: tuple[str, ...], nats_url:
         raise SystemExit(1)
 
 
+@click.command()
+@click.option("--mode", required=True, help="Strategy mode.")
+@click.option(
+    "--env",
+    "run_env",
+    type=click.Choice(["paper"]),
+    default="paper",
+    show_default=True,
+    help="paper: simulated venues, the wall clock, the mode's series replayed on wall time.",
+)
+@click.option(
+    "--nats", "nats_url", envvar="BASIS_NATS_URL", default=None, help="NATS URL (default: embedded)."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.001),
+    default=3600.0,
+    show_default=True,
+    help="Seconds of data replayed per second of wall time.",
+)
+@click.option(
+    "--clock-period",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Seconds between clock ticks.",
+)
+@click.option(
+    "--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Logs (and NATS store)."
+)
+@click.option("--run-id", default=None, help="Run id stamped on every message (default: random).")
+def up(
+    mode: str,
+    run_env: str,
+    nats_url: str | None,
+    speed: float,
+    clock_period: float,
+    run_dir: Path | None,
+    run_id: str | None,
+) -> None:
+    """Start every component of MODE as its own process under a supervisor (restart with back-off);
+    Ctrl-C stops them in dependency order. `basis status --mode MODE` shows their health."""
+    from basis.backtest.errors import BacktestError
+    from basis.configs import ConfigError
+    from basis.process import default_run_dir, system_components
+    from basis.up import Supervisor
+
+    environment = "all-simulation"
+    try:
+        system_components(mode, environment)
+    except (ConfigError, BacktestError) as exc:
+        raise click.UsageError(f"--mode {mode}: {exc}") from None
+    run_id = run_id or uuid.uuid4().hex[:12]
+    supervisor = Supervisor(
+        mode,
+        environment=environment,
+        nats_url=nats_url,
+        run_dir=run_dir or default_run_dir(run_id),
+        run_id=run_id,
+        speed=speed,
+        clock_period=clock_period,
+    )
+    raise SystemExit(asyncio.run(supervisor.run()))
+
+
 def register(group: click.Group) -> None:
     group.add_command(component)
     group.add_command(status)
+    group.add_command(up)

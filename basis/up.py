@@ -1,0 +1,186 @@
+"""``basis up``: every component of a mode as its own process, under a supervisor.
+
+The supervisor starts the components in the order they depend on each other (the clock, the venue
+gateways, the monitors, the router, the strategy), waits until each answers a ping, then starts the
+feed. A process that exits is started again after a back-off (1 s, doubled per restart in a row, at
+most 30 s; reset once it has run for a minute). On SIGINT or SIGTERM it stops them in the reverse order
+(SIGTERM, then SIGKILL after 10 s) and stops the nats-server it started. Without ``--nats`` it starts
+the embedded nats-server (JetStream on) in ``run_dir``.
+
+``--env paper`` is the only environment today: simulated venues, the wall clock, and the mode's
+historical series replayed on wall time (:mod:`basis.components.paper_feed`) standing in for a live
+feed. A simulation (historical time, deterministic) is ``basis backtest [--processes]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from basis.bus.embedded import EmbeddedNats
+from basis.process import FEED, check_health, system_components
+
+log = logging.getLogger("basis.up")
+
+BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+STABLE_S = 60.0
+"""A process that ran this long before it exited is restarted after the first back-off again."""
+READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class Supervised:
+    """One component process and its restart bookkeeping."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restarts: int = 0
+    backoff: float = BACKOFF_S
+    due: float | None = None
+    """When an exited process is started again (None: it is running, or never started)."""
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        if self._log is None:
+            self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
+        self.due = None
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Supervisor:
+    """The processes of one system (see the module doc)."""
+
+    def __init__(
+        self,
+        mode: str,
+        *,
+        environment: str,
+        nats_url: str | None,
+        run_dir: Path,
+        run_id: str,
+        speed: float,
+        clock_period: float,
+    ) -> None:
+        self.mode = mode
+        self.environment = environment
+        self.nats_url = nats_url
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.speed = speed
+        self.clock_period = clock_period
+        self.components: list[Supervised] = []
+        self.stopping = asyncio.Event()
+        self._embedded: EmbeddedNats | None = None
+
+    def command(self, name: str) -> list[str]:
+        assert self.nats_url is not None
+        args = [sys.executable, "-m", "basis.components", name, "--nats", self.nats_url]
+        args += ["--run-id", self.run_id, "--mode", self.mode, "--env", self.environment]
+        if name == "clock":
+            args += ["--clock-period", str(self.clock_period)]
+        if name == FEED:
+            args += ["--speed", str(self.speed)]
+        return args
+
+    async def run(self) -> int:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.nats_url is None:
+            self._embedded = await EmbeddedNats(self.run_dir / "nats").astart()
+            self.nats_url = self._embedded.url
+        log.info("nats on %s; logs in %s", self.nats_url, self.run_dir)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            names = system_components(self.mode, self.environment)
+            for name in names:
+                self._add(name).start()
+            if not await self._wait_healthy(names):
+                return 1
+            self._add(FEED).start()
+            log.info("every component is up; the feed runs at %g× wall time (Ctrl-C stops)", self.speed)
+            await self._supervise()
+            return 0
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self._stop_all()
+
+    def _add(self, name: str) -> Supervised:
+        supervised = Supervised(name, self.command(name), self.run_dir / f"{name}.log")
+        self.components.append(supervised)
+        return supervised
+
+    async def _wait_healthy(self, names: list[str]) -> bool:
+        assert self.nats_url is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not self.stopping.is_set():
+            health = await check_health(self.nats_url, names, timeout=1.0)
+            down = [h.component for h in health if not h.healthy]
+            if not down:
+                return True
+            dead = [c.name for c in self.components if c.exited() is not None]
+            if dead or time.monotonic() > deadline:
+                log.error("not up: %s; see the logs in %s", ", ".join(dead or down), self.run_dir)
+                return False
+        return False
+
+    async def _supervise(self) -> None:
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            for component in self.components:
+                status = component.exited()
+                if status is not None and component.due is None:
+                    if now - component.started >= STABLE_S:
+                        component.backoff = BACKOFF_S
+                    component.due = now + component.backoff
+                    log.warning(
+                        "%s exited (status %s): restarting it in %gs",
+                        component.name,
+                        status,
+                        component.backoff,
+                    )
+                    component.backoff = min(MAX_BACKOFF_S, component.backoff * 2)
+                if component.due is not None and now >= component.due:
+                    component.restarts += 1
+                    component.start()
+                    log.warning("%s restarted (%d)", component.name, component.restarts)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 0.5)
+            except TimeoutError:
+                pass
+
+    async def _stop_all(self) -> None:
+        for component in reversed(self.components):  # the feed first, the clock last
+            await asyncio.to_thread(component.stop)
+            log.info("%s stopped", component.name)
+        if self._embedded is not None:
+            await self._embedded.astop()
