@@ -16,7 +16,9 @@ For every instruction on ``cmd.router.<kind>`` the router
    (``QueryStatus`` on ``cmd.<venue>.status``) and reconciles from the ``InstructionStatus``: the outcomes
    it carries are taken as if they had just arrived; ``unknown`` (the venue never received the child)
    sends the same child again (same id, so the venue executes it at most once); an open instruction is
-   waited for again. After ``max_status_queries`` queries with no final answer the leg fails;
+   waited for again. After ``max_status_queries`` queries with no final answer the leg fails. (A filled
+   transfer waiting for its funds to arrive has no deadline here: the funds are the destination's to
+   report; the strategy's own outcome deadline bounds that wait);
 4. resends a child rejected with ``transient=True`` after ``retry_delay_s × retry_backoff^(n-1)`` of
    clock time (n = attempts so far, checked on ``ClockTicked``), as a new child instruction, until the
    leg has had ``max_attempts`` attempts; any other rejection fails the leg at once;
