@@ -25,7 +25,7 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,6 @@ from basis.bus.errors import BusError
 from basis.bus.ids import IdFactory, RandomIds
 from basis.bus.journal import JetStreamJournal
 from basis.bus.logs import LEVELS, log_to_stderr
-from basis.bus.messages import Control, Heartbeat
 from basis.bus.transport.nats import NatsTransport
 from basis.components.clock import ClockTicker
 from basis.components.exposure_monitor import ExposureMonitor
@@ -223,60 +222,20 @@ def system_components(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> list
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class Health:
-    """One component's answer to a ping (``heartbeat`` None: no answer within the timeout)."""
-
-    component: str
-    heartbeat: Heartbeat | None
-    latency_ms: float | None = None
-
-    @property
-    def healthy(self) -> bool:
-        return self.heartbeat is not None
-
-
-async def check_health(nats_url: str, components: Sequence[str], *, timeout: float = 2.0) -> list[Health]:
-    """Ping every component of ``components`` at once (``sys.control.<name>``) and collect the
-    heartbeats that answer within ``timeout`` seconds."""
-    import time
-
-    transport = await NatsTransport.connect(nats_url, name="basis-status", max_reconnect_attempts=1)
-    try:
-        bus = Bus(transport, component="status")
-        pings = {
-            name: Control(id=RandomIds().next_id(), ts=time.time_ns(), component=name, command="ping")
-            for name in components
-        }
-        sent: dict[str, float] = {}
-        answers: dict[str, tuple[Heartbeat, float]] = {}
-        everyone = asyncio.Event()
-
-        def on_heartbeat(beat: Heartbeat) -> None:
-            ping = pings.get(beat.component)
-            if ping is not None and beat.causation_id == ping.id and beat.component not in answers:
-                answers[beat.component] = (beat, (time.perf_counter() - sent[beat.component]) * 1000.0)
-                if len(answers) == len(pings):
-                    everyone.set()
-
-        await bus.subscribe("sys.heartbeat.*", on_heartbeat, types=(Heartbeat,))
-        await transport.flush()
-        for name, ping in pings.items():
-            sent[name] = time.perf_counter()
-            await bus.publish(ping)
-        await transport.flush()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(everyone.wait(), timeout)
-        return [
-            Health(name, *answers[name]) if name in answers else Health(name, None) for name in components
-        ]
-    finally:
-        await transport.close()
-
-
 def describe_components() -> list[tuple[str, str]]:
     """``(name, what it needs)`` of every component, in a stable order."""
     return list(NEEDS.items())
+
+
+@contextlib.contextmanager
+def mode_errors(what: str) -> Iterator[None]:
+    """A mode that does not load (its configuration, its data) as a :class:`UsageError` about ``what``."""
+    from basis.backtest.errors import BacktestError
+
+    try:
+        yield
+    except (ConfigError, BacktestError) as exc:
+        raise UsageError(f"{what}: {exc}") from exc
 
 
 def resolve_factory(
@@ -303,20 +262,35 @@ def resolve_factory(
         raise BusError(f"unknown component {name!r}; known: {', '.join(known)}")
     if mode is None:
         raise UsageError(f"{name} needs --mode MODE (the strategy mode it is configured from)")
-    from basis.backtest.errors import BacktestError
-
-    try:
+    with mode_errors(f"{name} --mode {mode} --env {environment}"):
         setup = load_mode_setup(mode, environment, overrides)
         if configured is not None:
             return configured(setup)
-    except (ConfigError, BacktestError) as exc:
-        raise UsageError(f"{name} --mode {mode} --env {environment}: {exc}") from exc
     venue = setup.venues.get(name)
     if venue is None:
         raise UsageError(
             f"{name}: mode {mode} has no such venue; its gateways: {', '.join(sorted(setup.venues))}"
         )
     return venue
+
+
+def component_command(
+    name: str, nats_url: str, *, mode: str, environment: str, options: Sequence[str] = ()
+) -> list[str]:
+    """The command line that runs component ``name`` of ``mode`` as its own process (:func:`main`)."""
+    return [
+        sys.executable,
+        "-m",
+        "basis.components",
+        name,
+        "--nats",
+        nats_url,
+        "--mode",
+        mode,
+        "--env",
+        environment,
+        *options,
+    ]
 
 
 def default_run_dir(run_id: str) -> Path:
@@ -346,12 +320,8 @@ async def run_component(
     if name == FEED:
         if mode is None:
             raise UsageError(f"{name} needs --mode MODE (whose series it replays)")
-        from basis.backtest.errors import BacktestError
-
-        try:
+        with mode_errors(f"{name} --mode {mode}"):
             factory = paper_feed(mode, environment, speed)
-        except (ConfigError, BacktestError) as exc:
-            raise UsageError(f"{name} --mode {mode}: {exc}") from exc
     else:
         factory = resolve_factory(name, mode, environment, registry=registry)
         if factory is ClockTicker:

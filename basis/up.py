@@ -18,14 +18,15 @@ import asyncio
 import logging
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from basis.bus.embedded import EmbeddedNats
-from basis.process import FEED, check_health, system_components
+from basis.health import check_health
+from basis.process import FEED, component_command
 
 log = logging.getLogger("basis.up")
 
@@ -81,6 +82,7 @@ class Supervisor:
     def __init__(
         self,
         mode: str,
+        names: Sequence[str],
         *,
         environment: str,
         nats_url: str | None,
@@ -90,6 +92,8 @@ class Supervisor:
         clock_period: float,
     ) -> None:
         self.mode = mode
+        self.names = list(names)
+        """The components to run but the feed, in dependency order (``system_components``)."""
         self.environment = environment
         self.nats_url = nats_url
         self.run_dir = run_dir
@@ -102,13 +106,14 @@ class Supervisor:
 
     def command(self, name: str) -> list[str]:
         assert self.nats_url is not None
-        args = [sys.executable, "-m", "basis.components", name, "--nats", self.nats_url]
-        args += ["--run-id", self.run_id, "--mode", self.mode, "--env", self.environment]
+        options = ["--run-id", self.run_id]
         if name == "clock":
-            args += ["--clock-period", str(self.clock_period)]
+            options += ["--clock-period", str(self.clock_period)]
         if name == FEED:
-            args += ["--speed", str(self.speed)]
-        return args
+            options += ["--speed", str(self.speed)]
+        return component_command(
+            name, self.nats_url, mode=self.mode, environment=self.environment, options=options
+        )
 
     async def run(self) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -120,10 +125,9 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
         try:
-            names = system_components(self.mode, self.environment)
-            for name in names:
+            for name in self.names:
                 self._add(name).start()
-            if not await self._wait_healthy(names):
+            if not await self._wait_healthy(self.names):
                 return 1
             self._add(FEED).start()
             log.info("every component is up; the feed runs at %g× wall time (Ctrl-C stops)", self.speed)

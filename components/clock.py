@@ -2,9 +2,9 @@
 
 In a backtest the replay feed publishes ``ClockTicked`` at every timestamp of the data. Live, nothing
 else would: this component publishes one every ``period_s`` of wall time, on the multiples of the period
-(a 1 s clock ticks at every whole second, stamped with that second), so the timers that run on ``sys.clock`` (router retries and
-deadlines, strategy cooldowns and outcome deadlines, revaluations, arrivals of simulated transfers)
-fire the same way in every environment. Ticks missed while the process was busy are skipped, never
+(a 1 s clock ticks at every whole second, stamped with that second), so the timers that run on
+``sys.clock`` (router retries and deadlines, strategy cooldowns and outcome deadlines, revaluations,
+arrivals of simulated transfers) fire the same way in every environment. Ticks missed while the process was busy are skipped, never
 bunched to catch up: the next tick is the next multiple of the period after the time it is scheduled.
 """
 
@@ -16,16 +16,17 @@ import math
 
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
-from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import ClockTicked
+
+from .looping import LoopingComponent
 
 log = logging.getLogger("basis.clock")
 
 NS_PER_S = 1_000_000_000
 
 
-class ClockTicker(Component):
+class ClockTicker(LoopingComponent):
     """Publishes ``ClockTicked`` every ``period_s`` of ``clock`` time until stopped."""
 
     name = "clock"
@@ -36,22 +37,16 @@ class ClockTicker(Component):
             raise ValueError(f"period_s must be > 0, got {period_s}")
         self.period_ns = round(period_s * NS_PER_S)
         self.ticks = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def on_start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="clock")
 
     def next_tick_ns(self, now_ns: int) -> int:
         """The first multiple of the period after ``now_ns``."""
         return (now_ns // self.period_ns + 1) * self.period_ns
 
-    async def _run(self) -> None:
+    async def loop(self) -> None:
         last = 0
         while not self.stopped.is_set():
             now = self.clock.now_ns()
-            due = max(
-                self.next_tick_ns(now), last + self.period_ns
-            )  # never twice, even if wall time steps back
+            due = max(self.next_tick_ns(now), last + self.period_ns)  # never twice if wall time steps back
             await asyncio.sleep(max(0, due - now) / NS_PER_S)
             try:
                 await self.emit(ClockTicked(id=self.ids.next_id(), ts=due))
@@ -60,13 +55,3 @@ class ClockTicker(Component):
                 continue
             last = due
             self.ticks += 1
-
-    async def close(self) -> None:
-        """Stop ticking (the process runner calls it on the way out)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass

@@ -19,13 +19,13 @@ import msgspec
 
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
-from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.messages import Bar, InvestorDeposit, Message
 
 from .feed.loaders import SeriesReader, close_iterator
 from .feed.merge import Stream, merge
 from .feed.series import SeriesSpec
+from .looping import LoopingComponent
 
 log = logging.getLogger("basis.feed.paper")
 
@@ -39,7 +39,7 @@ def restamp(message: Message, ts: int) -> Message:
     return msgspec.structs.replace(message, ts=ts)
 
 
-class PaperFeed(Component):
+class PaperFeed(LoopingComponent):
     """Publishes ``series`` from ``roots`` at ``speed`` × wall time from ``data_start`` (module doc)."""
 
     name = "market-data"
@@ -66,16 +66,12 @@ class PaperFeed(Component):
         self.deposit = deposit
         self.deposit_after_ns = deposit_after_ns
         self.published = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def on_start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-feed")
 
     def wall_time(self, wall_start: int, data_ts: int) -> int:
         """When the message of data time ``data_ts`` is due."""
         return wall_start + round((data_ts - self.data_start) / self.speed)
 
-    async def _run(self) -> None:
+    async def loop(self) -> None:
         wall_start = self.clock.now_ns()
         deposit = self.deposit
         messages = merge((Stream.of_reader(r) for r in self.readers), start=self.data_start)
@@ -96,18 +92,6 @@ class PaperFeed(Component):
                     await asyncio.sleep((due - now) / NS_PER_S)
                 await self.emit(restamp(message, due))
                 self.published += 1
-        except Exception:
-            log.exception("paper feed stopped")
-            raise
         finally:
             close_iterator(messages)
         log.info("paper feed: the data ran out after %d messages", self.published)
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass

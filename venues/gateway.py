@@ -148,7 +148,7 @@ class GatewayComponent(Component):
         """Answer a key executed before with its status and the messages recorded for it, or
         :meth:`recover` when its execution never finished (claimed, no outcome, and this gateway is not
         executing it: it stopped in between)."""
-        if not recorded.outcomes and not self._executing(instruction.key):
+        if self._was_interrupted(instruction.key, recorded):
             await self.recover(instruction)
             return
         log.info("%s: %s %s executed before, answered again", self.venue, instruction.kind, instruction.key)
@@ -159,26 +159,20 @@ class GatewayComponent(Component):
         execution that was interrupted is answered as :meth:`recover` answers it)."""
         key = query.instruction_id
         recorded = await self.journal.lookup(key)
-        if recorded is not None and not recorded.outcomes and not self._executing(key):
+        if recorded is not None and self._was_interrupted(key, recorded):
             recorded = Recorded((await self._interrupted(query, key),))
         await self.emit(self.status(query, key, recorded))
 
-    def _executing(self, key: str) -> bool:
+    def _was_interrupted(self, key: str, recorded: Recorded) -> bool:
+        """Claimed with no outcome, and not being executed now: the gateway stopped while executing it."""
         answering = self._answering
-        return answering is not None and answering.key == key
+        return not recorded.outcomes and (answering is None or answering.key != key)
 
     async def _interrupted(self, cause: Message, key: str) -> InstructionRejected:
         """The answer to a key claimed and never answered (the gateway stopped while executing it),
         recorded so that every later question about it gets the same answer."""
         log.warning("%s: %s was interrupted, outcome unknown", self.venue, key)
-        rejection = self.make(
-            InstructionRejected,
-            cause=cause,
-            instruction_id=key,
-            venue=self.venue,
-            reason=OutcomeUnknown.reason,
-            transient=OutcomeUnknown.transient,
-        )
+        rejection = self.rejection(cause, key, OutcomeUnknown(f"{key}: interrupted before its outcome"))
         await self.journal.complete(key, (rejection,))
         return rejection
 
@@ -254,15 +248,17 @@ class GatewayComponent(Component):
         )
 
     async def reject(self, instruction: Instruction, error: VenueError) -> None:
-        await self.emit(
-            self.make(
-                InstructionRejected,
-                cause=instruction,
-                instruction_id=instruction.id,
-                venue=self.venue,
-                reason=error.reason,
-                transient=error.transient,
-            )
+        await self.emit(self.rejection(instruction, instruction.id, error))
+
+    def rejection(self, cause: Message, instruction_id: str, error: VenueError) -> InstructionRejected:
+        """The ``InstructionRejected`` of ``instruction_id`` for ``error``, caused by ``cause``."""
+        return self.make(
+            InstructionRejected,
+            cause=cause,
+            instruction_id=instruction_id,
+            venue=self.venue,
+            reason=error.reason,
+            transient=error.transient,
         )
 
     # --- own events --------------------------------------------------------------------------------

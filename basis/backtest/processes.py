@@ -13,7 +13,6 @@ import asyncio
 import logging
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from typing import IO, Any, Self
 from basis.bus.clock import SimClock
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.transport.lockstep import LockstepConductor
-from basis.process import LOCKSTEP_RECONNECT
+from basis.process import LOCKSTEP_RECONNECT, component_command
 
 from .errors import BacktestError
 
@@ -113,23 +112,14 @@ class ComponentProcesses:
         restarts = self.restarts.get(name, 0)
         out = (self.logs / (f"{name}.log" if not restarts else f"{name}.{restarts}.log")).open("wb")
         self._files.append(out)
-        cmd = [
-            sys.executable,
-            "-m",
-            "basis.components",
+        options = ["--lockstep", self.run, "--clock-start", str(self._clock_start)]
+        cmd = component_command(
             name,
-            "--nats",
             self.nats_url,
-            "--lockstep",
-            self.run,
-            "--mode",
-            self.mode,
-            "--env",
-            self.environment,
-            "--clock-start",
-            str(self._clock_start),
-            *_override_args(self.overrides),
-        ]
+            mode=self.mode,
+            environment=self.environment,
+            options=[*options, *_override_args(self.overrides)],
+        )
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
 
     async def _on_silent(self, name: str) -> bool:

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+
+
+def mode_components(
+    load: Callable[[str, str], list[str]], mode: str, environment: str, *, what: str = ""
+) -> list[str]:
+    """``load(mode, environment)``, a mode that does not load being a usage error that says why
+    (prefixed ``what``, by default the options that named it)."""
+    from basis.process import UsageError, mode_errors
+
+    try:
+        with mode_errors(what or f"--mode {mode} --env {environment}"):
+            return load(mode, environment)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.group()
@@ -21,8 +36,6 @@ def component() -> None:
 )
 def list_components(mode: str | None, environment: str) -> None:
     """List the components that can run as processes, and what each needs."""
-    from basis.backtest.errors import BacktestError
-    from basis.configs import ConfigError
     from basis.process import describe_components, gateway_names
 
     rows = describe_components()
@@ -30,10 +43,7 @@ def list_components(mode: str | None, environment: str) -> None:
     for name, needs in rows:
         click.echo(f"{name:<{width}}  {needs}")
     if mode is not None:
-        try:
-            gateways = gateway_names(mode, environment)
-        except (ConfigError, BacktestError) as exc:
-            raise click.UsageError(f"--mode {mode} --env {environment}: {exc}") from None
+        gateways = mode_components(gateway_names, mode, environment)
         click.echo(f"\ngateways of {mode}: {', '.join(gateways)}")
 
 
@@ -117,17 +127,13 @@ def run(
 def status(mode: str | None, environment: str, names: tuple[str, ...], nats_url: str, timeout: float) -> None:
     """Ping the components of a running system and print each one's heartbeat; exit status 1 when one
     does not answer within --timeout."""
-    from basis.backtest.errors import BacktestError
     from basis.bus.errors import BusError
-    from basis.configs import ConfigError
-    from basis.process import check_health, system_components
+    from basis.health import check_health
+    from basis.process import system_components
 
     components = list(names)
     if mode is not None:
-        try:
-            components = [*system_components(mode, environment), *components]
-        except (ConfigError, BacktestError) as exc:
-            raise click.UsageError(f"--mode {mode} --env {environment}: {exc}") from None
+        components = [*mode_components(system_components, mode, environment), *components]
     if not components:
         raise click.UsageError("name the components to check: --mode MODE, or --component NAME")
     try:
@@ -193,19 +199,15 @@ def up(
 ) -> None:
     """Start every component of MODE as its own process under a supervisor (restart with back-off);
     Ctrl-C stops them in dependency order. `basis status --mode MODE` shows their health."""
-    from basis.backtest.errors import BacktestError
-    from basis.configs import ConfigError
     from basis.process import default_run_dir, system_components
     from basis.up import Supervisor
 
     environment = "all-simulation"
-    try:
-        system_components(mode, environment)
-    except (ConfigError, BacktestError) as exc:
-        raise click.UsageError(f"--mode {mode}: {exc}") from None
+    names = mode_components(system_components, mode, environment, what=f"--mode {mode}")
     run_id = run_id or uuid.uuid4().hex[:12]
     supervisor = Supervisor(
         mode,
+        names,
         environment=environment,
         nats_url=nats_url,
         run_dir=run_dir or default_run_dir(run_id),
