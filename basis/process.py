@@ -36,8 +36,8 @@ from basis.bus.component import Component
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.errors import BusError
 from basis.bus.ids import IdFactory, RandomIds
-from basis.bus.journal import JetStreamJournal
 from basis.bus.logs import LEVELS, log_to_stderr
+from basis.bus.transport.jetstream_journal import JetStreamJournal
 from basis.bus.transport.nats import NatsTransport
 from basis.components.clock import ClockTicker
 from basis.components.exposure_monitor import ExposureMonitor

@@ -13,6 +13,7 @@ take-profit below the stop-loss of a long) fails when the action is built or dec
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal, get_args
 
@@ -42,15 +43,19 @@ class Action(
 
     def describe(self) -> str:
         """``kind(field=value, ...)`` over the fields that differ from their defaults, for logs and reports."""
+        defaults = _defaults(type(self))
         body = ", ".join(
             f"{name}={value}"
             for name, value in msgspec.structs.asdict(self).items()
-            if value != _defaults(type(self)).get(name, msgspec.NODEFAULT)
+            if value != defaults.get(name, msgspec.NODEFAULT)
         )
         return f"{self.kind}({body})"
 
 
+@functools.cache
 def _defaults(cls: type[Action]) -> dict[str, object]:
+    """The fields of ``cls`` that have a default, and the default (read once per class: msgspec works the
+    fields out from the class's annotations on every call)."""
     return {f.name: f.default for f in msgspec.structs.fields(cls) if f.default is not msgspec.NODEFAULT}
 
 

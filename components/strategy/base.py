@@ -645,7 +645,8 @@ class Strategy(Component, Generic[P]):
         self._decision_failed = False
         self._last_hold = ""
         self.last_decision = decision
-        log.debug("%s: %s (%s) %s", self.name, action, reason, [o.describe() for o in orders])
+        if log.isEnabledFor(logging.DEBUG):  # describing every order costs more than the decision
+            log.debug("%s: %s (%s) %s", self.name, action, reason, [o.describe() for o in orders])
         await self.emit(decision)
         for instruction in instructions:
             await self.emit(instruction)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from basis.bus.embedded import EmbeddedNats
-from basis.bus.journal import ExecutionJournal, JetStreamJournal, MemoryJournal, Recorded, kv_key
+from basis.bus.journal import ExecutionJournal, MemoryJournal, Recorded
 from basis.bus.messages import InstructionAccepted, InstructionFilled, Message
+from basis.bus.transport.jetstream_journal import JetStreamJournal, kv_key
 from basis.bus.transport.nats import NatsTransport
 
 _buckets = itertools.count(1)

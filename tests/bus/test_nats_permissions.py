@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from basis.bus import permissions as p
 from basis.bus.embedded import EmbeddedNats, free_port
 from basis.bus.errors import BusError, SubjectError
-from basis.bus.journal import JetStreamJournal
+from basis.bus.transport.jetstream_journal import JetStreamJournal
 from basis.bus.transport.nats import NatsTransport
 
 WAIT = 5.0

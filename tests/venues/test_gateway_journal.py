@@ -12,7 +12,7 @@ from venueutil import Harness
 from basis.bus.bus import Bus
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.ids import SequentialIds
-from basis.bus.journal import ExecutionJournal, JetStreamJournal, Recorded
+from basis.bus.journal import ExecutionJournal, Recorded
 from basis.bus.messages import (
     FlowBooked,
     Instruction,
@@ -25,6 +25,7 @@ from basis.bus.messages import (
     QueryStatus,
     Transfer,
 )
+from basis.bus.transport.jetstream_journal import JetStreamJournal
 from basis.bus.transport.nats import NatsTransport
 from basis.venues.simulated import SimulatedWallet
 
