@@ -5,8 +5,9 @@ summary.json keys: ``mode``, ``share_class``, ``run_id``, ``start``, ``end``, ``
 ``max_drawdown``, ``sharpe``, ``attribution`` (funding, lending_interest, borrow_cost, staking, price,
 trading_fees, gas, rewards, liquidation; all in the share class), ``attribution_remainder`` (equity
 change minus flows minus the attribution: float rounding only), ``events``, ``log_digest``,
-``wall_seconds``, ``window`` (the default window and why), ``proxies``, ``gap_rules``, ``instructions``,
-``store``.
+``wall_seconds``, ``window`` (the default window and why), ``proxies`` (series a venue marks to for want
+of its own), ``gap_rules`` (every hole in the window, each with the rule applied: marked to another
+venue's series, held, or no funding settlement; see :mod:`.gaps`), ``instructions``, ``store``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def build_summary(
     wall_seconds: float,
     store_url: str,
 ) -> dict[str, Any]:
-    from .gaps import held_gaps
+    from .gaps import gap_rules
 
     pnl = collector.last_pnl
     if pnl is None:
@@ -75,8 +76,7 @@ def build_summary(
             "series": [c.to_dict() | {"gaps": len(c.gaps)} for c in backtest.coverage],
         },
         "proxies": [p.to_dict() for p in backtest.wiring.proxies],
-        "gap_rules": [g.to_dict() for g in backtest.gap_fills]
-        + held_gaps(backtest.coverage, backtest.window),
+        "gap_rules": gap_rules(backtest.coverage, backtest.gap_fills, backtest.window),
         "instructions": {"total": collector.instructions_total, "rejected": collector.rejected_total},
         "store": store_url,
     }

@@ -27,10 +27,6 @@ from basis.data import DATA_ROOT
 
 NS = 1_000_000_000
 HOUR_NS = 3_600 * NS
-MAX_HOLD_NS = 36 * HOUR_NS
-"""Bar holes up to 36 h are held at the last close; longer ones are filled from another venue
-(basis/backtest/gaps.py)."""
-
 MODES = ("pure_lending_usdt", "btc_basis", "eth_basis")
 DATA_END = "2025-07-01T00:00:00Z"
 """Every shipped series stops before this instant (data/README.md)."""
@@ -185,42 +181,61 @@ class Closes:
         return i
 
     def at_or_before(self, ts: int) -> float:
-        """Close of the bar that closes at or before ``ts`` (holes are held at the last close)."""
+        """Close of the bar that closes at or before ``ts`` (a hole is held at the last close)."""
         return self.values[self.index_at_or_before(ts)]
 
-    def in_long_hole(self, ts: int) -> bool:
-        """``ts`` lies after the last close before a hole longer than 36 h, and before the next close."""
+    def hole_at(self, ts: int) -> tuple[int, int] | None:
+        """The hole ``ts`` lies in, as the closes on either side (``ts`` after the last close before a
+        missing hourly bar, and before the next close); None outside holes."""
         i = self.index_at_or_before(ts)
         if self.times[i] == ts or i + 1 >= len(self.times):
+            return None
+        if self.times[i + 1] - self.times[i] > HOUR_NS:
+            return self.times[i], self.times[i + 1]
+        return None
+
+    def covers(self, start: int, end: int) -> bool:
+        """A close at or before ``start``, one at or after ``end``, and no hole in between."""
+        i = bisect.bisect_right(self.times, start) - 1
+        j = bisect.bisect_left(self.times, end)
+        if i < 0 or j >= len(self.times):
             return False
-        return self.times[i + 1] - self.times[i] > MAX_HOLD_NS
+        return all(b - a <= HOUR_NS for a, b in zip(self.times[i:j], self.times[i + 1 : j + 1], strict=True))
 
 
 class Mark:
-    """A perp mark: the venue's own bar closes, or a fallback venue's inside holes longer than 36 h."""
+    """A perp mark: the venue's own bar closes, or inside any hole of them another venue's (the gap rule of
+    basis/backtest/gaps.py: the first of ``fallbacks`` with no hole of its own there, else the first),
+    scaled so that it starts from the venue's own last close before the hole."""
 
-    def __init__(self, own: Closes, fallback: Closes | None = None) -> None:
-        self.own, self.fallback = own, fallback
+    def __init__(self, own: Closes, *fallbacks: Closes) -> None:
+        self.own, self.fallbacks = own, fallbacks
 
     def at(self, ts: int) -> float:
-        if self.fallback is not None and self.own.in_long_hole(ts):
-            return self.fallback.at_or_before(ts)
-        return self.own.at_or_before(ts)
+        hole = self.own.hole_at(ts) if self.fallbacks else None
+        if hole is None:
+            return self.own.at_or_before(ts)
+        fallback = next((f for f in self.fallbacks if f.covers(*hole)), self.fallbacks[0])
+        start = hole[0]
+        i = fallback.index_at_or_before(start)
+        scale = self.own.at_or_before(start) / fallback.values[i] if fallback.times[i] == start else 1.0
+        return fallback.at_or_before(ts) * scale
 
 
 def perp_marks(symbol: str) -> dict[str, Mark]:
     """Mark of each hedge venue's ``symbol`` perp, as the venue configs and data/README.md describe it.
 
-    OKX has no BTCUSDT perp bars: its venue config marks it to Binance's BTCUSDT perp. OKX's ETHUSDT perp
-    file has two 30-day holes: they are filled from Binance's ETHUSDT perp (the gap rule).
+    OKX has no BTCUSDT perp bars: its venue config marks it to Binance's BTCUSDT perp. Binance's files
+    miss a day every ~41 days (marked to Bybit's perp) and OKX's ETHUSDT perp file has two 30-day holes
+    (marked to Binance's perp, or Bybit's where Binance's has a hole too).
     """
     binance = Closes(f"cex/binance/{symbol}_perp_1h.csv.gz")
     bybit = Closes(f"cex/bybit/{symbol}_perp_1h.csv.gz")
     if symbol == "BTCUSDT":
-        okx = Mark(binance)
+        okx = Mark(binance, bybit)
     else:
-        okx = Mark(Closes(f"cex/okx/{symbol}_perp_1h.csv.gz"), fallback=binance)
-    return {"binance": Mark(binance), "bybit": Mark(bybit), "okx": okx}
+        okx = Mark(Closes(f"cex/okx/{symbol}_perp_1h.csv.gz"), binance, bybit)
+    return {"binance": Mark(binance, bybit), "bybit": Mark(bybit), "okx": okx}
 
 
 def funding_rows(venue: str, symbol: str, start: int, end: int) -> list[tuple[int, float]]:
