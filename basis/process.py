@@ -7,7 +7,8 @@ drains the connection and exits. ``python -m basis.components NAME --nats URL`` 
 
 The components of :data:`COMPONENTS` need no configuration (the clock takes its period). Those of
 :data:`MODE_COMPONENTS` (the exposure, risk and PnL monitors, the strategy, the router) and the venue
-gateways (``sim-<venue>``, one per venue the mode needs) are built from a strategy mode and an
+gateways (``sim-<venue>`` for each exchange the mode needs, and ``sim-chain``, the one simulated chain
+that hosts every on-chain venue of the mode: :mod:`basis.venues.simulated.chain`) are built from a strategy mode and an
 environment (``--mode M --env E``, :func:`load_mode_setup`): the share class, the price references and
 perp marks (``price_sources``), the mode's risk limits, its strategy parameters and action map, and
 each venue's configuration. A gateway keeps its execution journal in the JetStream key-value bucket
@@ -46,6 +47,7 @@ from basis.components.position_monitor import PositionMonitor
 from basis.components.pricing import PriceBook, Reference
 from basis.configs import ConfigError, RunConfig, load_run_config, parse_overrides
 from basis.venues.gateway import GatewayComponent
+from basis.venues.simulated.chain import CHAIN, SimulatedChain
 
 log = logging.getLogger("basis.process")
 
@@ -192,7 +194,8 @@ NEEDS: dict[str, str] = {
     "strategy": "--mode (strategy parameters, price references)",
     "router": "--mode (where each action type goes)",
     "market-data": "--mode (paper: the mode's series replayed on wall time, --speed)",
-    f"{GATEWAY_PREFIX}<venue>": "--mode (one per venue the mode needs; the venue's configuration)",
+    f"{GATEWAY_PREFIX}<venue>": "--mode (one per exchange the mode needs; the venue's configuration)",
+    CHAIN: "--mode (the wallet and every on-chain venue the mode needs, bundles; their configuration)",
     "recorder": "--nats URL, --store URL (the event store it appends to)",
 }
 """What each component is built from, for ``basis component list``."""
@@ -203,7 +206,7 @@ def component_names() -> list[str]:
 
 
 def gateway_names(mode: str, environment: str = DEFAULT_ENVIRONMENT) -> list[str]:
-    """The gateway components of ``mode`` (``sim-binance``, ..., ``sim-wallet``)."""
+    """The gateway components of ``mode`` (``sim-binance``, ..., ``sim-chain``)."""
     return sorted(load_mode_setup(mode, environment).venues)
 
 
@@ -293,6 +296,13 @@ def component_command(
     ]
 
 
+def gateways_of(component: Component) -> list[GatewayComponent]:
+    """The venue gateways ``component`` is or hosts (the simulated chain hosts several)."""
+    if isinstance(component, SimulatedChain):
+        return list(component.gateways)
+    return [component] if isinstance(component, GatewayComponent) else []
+
+
 def default_run_dir(run_id: str) -> Path:
     return Path(tempfile.gettempdir()) / "basis" / "runs" / run_id
 
@@ -344,8 +354,11 @@ async def run_component(
         await transport.ensure_streams()
         bus = Bus(transport, component=name, run_id=run_id)
         component = factory(bus, LiveClock(), RandomIds())
-        if isinstance(component, GatewayComponent):
-            component.journal = await JetStreamJournal.open(transport.js)
+        gateways = gateways_of(component)
+        if gateways:
+            journal = await JetStreamJournal.open(transport.js)
+            for gateway in gateways:
+                gateway.journal = journal
         await component.start()
         log.info("%s running on %s (run %s)", name, nats_url, run_id)
 

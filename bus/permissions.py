@@ -5,8 +5,9 @@ gateway its venue's ``evt.<venue>.>``, the router ``cmd.<venue>.>``, the strateg
 ``cmd.wallet.>`` — so a compromised or buggy process cannot forge another's events or commands.
 Subscriptions stay open (``>``): what a component may *say* is the risk, not what it hears.
 
-Every component may also publish its heartbeat (``sys.heartbeat.<name>``; a gateway's also as
-``sim-<venue>``, the feed's as ``market-data``), dead letters (``dlq.>``),
+The simulated chain (``sim-chain``, one process hosting every on-chain venue) publishes what each of
+their gateways would. Every component may also publish its heartbeat (``sys.heartbeat.<name>``; a
+gateway's also as ``sim-<venue>``, the feed's as ``market-data``), dead letters (``dlq.>``),
 replies (``_INBOX.>``) and what JetStream needs: its API (``$JS.API.>``: streams, durable consumers,
 key-value buckets) and acknowledgements (``$JS.ACK.>``). Gateways write their execution journal, the
 key-value bucket ``basis_executed`` (``$KV.basis_executed.>``). The ``reader`` user is for outside
@@ -44,6 +45,9 @@ DEFAULT_VENUES: tuple[str, ...] = (
     "instadapp",
 )
 """The venues a configuration has gateways for when none are named."""
+ON_CHAIN_VENUES: frozenset[str] = frozenset({"aave_v3", "wallet", "lido", "etherfi", "uniswap", "instadapp"})
+"""The venues a simulated chain hosts (``sim-chain``: one process answering for all of them)."""
+CHAIN_COMPONENT = "sim-chain"
 
 GATEWAY_PREFIX = "gateway-"
 SIMULATED_GATEWAY_PREFIX = "sim-"
@@ -131,14 +135,25 @@ def gateway_permissions(venue: str) -> Permissions:
     return _component(gateway_name(venue), *own, also_known_as=(f"{SIMULATED_GATEWAY_PREFIX}{venue}",))
 
 
+def chain_permissions(venues: Sequence[str]) -> Permissions:
+    """The simulated chain: what the gateway of each of its ``venues`` may publish."""
+    own = [_all(s.EVT, venue) for venue in venues]
+    own += [s.evt("transfers", "completed"), _all(s.EVT, "fund"), journal_bucket()]
+    return _component(CHAIN_COMPONENT, *own)
+
+
 def component_permissions(venues: Sequence[str] = DEFAULT_VENUES) -> tuple[Permissions, ...]:
-    """The permissions of every component, with one gateway per venue of ``venues``."""
+    """The permissions of every component, with one gateway per venue of ``venues``, and the simulated
+    chain for those of them that are on chain."""
     venues = check_venues(venues)
+    on_chain = [venue for venue in venues if venue in ON_CHAIN_VENUES]
+    chain = (chain_permissions(on_chain),) if on_chain else ()
     return (
         # the replay feed publishes market data, investor flows, and drives the clock in a backtest
         _component("feed", _all(s.MD), _all(s.CMD, "fund"), s.clock(), also_known_as=(FEED_COMPONENT,)),
         _component("clock", s.clock()),
         *(gateway_permissions(venue) for venue in venues),
+        *chain,
         _component("position-monitor", _all(s.EVT, "positions")),
         _component("exposure-monitor", _all(s.EVT, "exposure")),
         _component("risk-monitor", _all(s.EVT, "risk")),

@@ -1,9 +1,10 @@
 """Why a venue refuses an instruction: one exception hierarchy, one stable reason string per class.
 
 A gateway (simulated, testnet or live) raises one of these while handling an instruction and publishes
-``InstructionRejected(reason=error.reason, transient=error.transient)``. ``reason`` is a stable
-machine-readable code (strategies and routers match on it); the human detail stays in the exception
-message and the logs. ``transient`` says whether sending the same instruction again later may succeed
+``InstructionRejected(reason=error.reason, transient=error.transient, detail=error.detail,
+step=error.step)``. ``reason`` is a stable machine-readable code (strategies and routers match on it);
+``detail`` is the human explanation (what was asked, what the venue had), so the log says why; ``step``
+is the index of the bundle step that failed, for a bundle. ``transient`` says whether sending the same instruction again later may succeed
 without anything else changing (rate limits, outages), as opposed to an instruction the venue will keep
 refusing until the account or the market changes.
 
@@ -21,7 +22,8 @@ refusing until the account or the market changes.
     │   ├── ReduceOnlyViolation         reduce_only
     │   ├── ExceedsLtv                  exceeds_ltv
     │   ├── EModeViolation              emode_violation
-    │   └── SlippageExceeded            slippage_exceeded
+    │   ├── SlippageExceeded            slippage_exceeded
+    │   └── FlashLoanUnpaid             flash_loan_unpaid
     ├── TransientError                   (transient=True)
     │   ├── VenueUnavailable            venue_unavailable
     │   ├── RateLimited                 rate_limited
@@ -41,9 +43,18 @@ class VenueError(Exception):
     reason: ClassVar[str] = "venue_error"
     transient: ClassVar[bool] = False
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, step: int | None = None) -> None:
         super().__init__(detail or self.reason)
         self.detail = detail
+        self.step = step
+        """The index of the bundle step that failed (None outside a bundle)."""
+
+    def in_step(self, index: int, what: str) -> VenueError:
+        """This error, as the failure of step ``index`` (``what`` it was) of a bundle."""
+        self.step = index
+        self.detail = f"step {index} ({what}): {self.detail or self.reason}"
+        self.args = (self.detail,)
+        return self
 
 
 class InstructionError(VenueError):
@@ -114,6 +125,12 @@ class EModeViolation(InstructionError):
 
 class SlippageExceeded(InstructionError):
     reason = "slippage_exceeded"
+
+
+class FlashLoanUnpaid(InstructionError):
+    """The steps of a bundle did not leave what its flash loan must be repaid with."""
+
+    reason = "flash_loan_unpaid"
 
 
 class TransientError(VenueError):

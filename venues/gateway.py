@@ -259,6 +259,8 @@ class GatewayComponent(Component):
             venue=self.venue,
             reason=error.reason,
             transient=error.transient,
+            detail=error.detail,
+            step=error.step,
         )
 
     # --- own events --------------------------------------------------------------------------------

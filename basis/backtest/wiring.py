@@ -5,7 +5,7 @@ and the simulated venues. The venues a mode needs come from the mode's flags and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +16,13 @@ from basis.bus.ids import IdFactory
 from basis.bus.instruments import perp as perp_key
 from basis.components.feed import Catalogue, SeriesSpec
 from basis.components.pricing import DEFAULT_REFERENCES, Reference
-from basis.configs import CexVenueConfig, RunConfig
+from basis.configs import CexVenueConfig, FlashLoanVenueConfig, MiddlewareVenueConfig, ModeConfig, RunConfig
 from basis.configs.run import ResolvedVenue, SeriesSource
+from basis.venues.simulated import SimulatedAave, SimulatedCex, SimulatedStaking, SimulatedWallet
+from basis.venues.simulated.aave import RiskParams
+from basis.venues.simulated.bundle import FlashLender, SimulatedBundler
+from basis.venues.simulated.chain import CHAIN, ContractFactory, SimulatedChain
+from basis.venues.simulated.onchain import OnChainGateway
 
 from .errors import BacktestError
 
@@ -116,21 +121,60 @@ def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
 
     spot_venue = mode.venues.spot if mode.basis_trade_enabled else None
     hedges = _hedges(run)
+    chain = _Chain()
     for name, venue in run.venues.items():
         if not venue.is_simulated:
             raise BacktestError(
                 f"a backtest simulates every venue; {name} is configured for {venue.environment}"
             )
-        kind = venue.kind
+        kind, config = venue.kind, venue.config
         if kind == "cex":
             _wire_cex(wiring, catalogue, run, venue, symbol, spot=name == spot_venue, perp=name in hedges)
         elif kind == "lending":
-            _wire_aave(wiring, catalogue, venue, mode.asset)
+            chain.contracts.append(_aave(wiring, catalogue, venue, mode))
+        elif kind == "staking":
+            chain.contracts.append(_staking(wiring, catalogue, venue))
+        elif isinstance(config, FlashLoanVenueConfig):
+            chain.lenders[name] = FlashLender(name, config.flash_loan_fee, config.gas.get("flash_loan", 0))
+        elif isinstance(config, MiddlewareVenueConfig):
+            chain.bundle_venue, chain.bundle_gas = name, dict(config.gas)
         elif kind == "rpc":
-            _wire_wallet(wiring, catalogue, run, venue)
+            chain.contracts.append(_wallet(wiring, catalogue, run, venue))
         else:
             raise BacktestError(f"the backtest does not simulate {name} ({kind}) yet")
+    if chain.contracts:
+        wiring.venues.append((CHAIN, chain.factory()))
     return wiring
+
+
+@dataclass(slots=True)
+class _Chain:
+    """The on-chain venues of a run, gathered for the one simulated chain that hosts them."""
+
+    contracts: list[ContractFactory] = field(default_factory=list)
+    lenders: dict[str, FlashLender] = field(default_factory=dict)
+    bundle_venue: str = ""
+    bundle_gas: dict[str, int] = field(default_factory=dict)
+
+    def factory(self) -> VenueFactory:
+        contracts, lenders, venue, gas = (
+            list(self.contracts),
+            dict(self.lenders),
+            self.bundle_venue,
+            self.bundle_gas,
+        )
+
+        def bundler(
+            bus: Bus, clock: Clock, ids: IdFactory, on_chain: Mapping[str, OnChainGateway]
+        ) -> OnChainGateway:
+            return SimulatedBundler(
+                bus, clock, ids, contracts=on_chain, lenders=lenders, venue=venue, gas_units=dict(gas)
+            )
+
+        def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+            return SimulatedChain(bus, clock, ids, contracts=contracts, bundler=bundler if venue else None)
+
+        return make
 
 
 def _wire_cex(
@@ -143,8 +187,6 @@ def _wire_cex(
     spot: bool,
     perp: bool,
 ) -> None:
-    from basis.venues.simulated import SimulatedCex
-
     instruments: list[str] = []
     marks: dict[str, tuple[str, str, str]] = {}
     for market, wanted in (("spot", spot), ("perp", perp)):
@@ -187,20 +229,21 @@ def _wire_cex(
     wiring.venues.append((f"sim-{venue.name}", make))
 
 
-def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset: str) -> None:
-    from basis.venues.simulated import SimulatedAave
-    from basis.venues.simulated.aave import RiskParams
-
-    reserve = "WETH" if asset == "ETH" else asset
-    wiring.add_series(catalogue, _source(venue, f"{reserve}_reserve").path)
+def _aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, mode: ModeConfig) -> ContractFactory:
+    reserves: list[str] = ["WETH" if mode.asset == "ETH" else mode.asset]
+    if mode.staking_enabled and mode.lst_type is not None:
+        reserves.append(mode.lst_type)  # the LST is supplied as collateral
+    for reserve in reserves:
+        wiring.add_series(catalogue, _source(venue, f"{reserve}_reserve").path)
     config: Any = venue.config
     risk = config.risk_params
 
-    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> OnChainGateway:
         return SimulatedAave(
             bus,
             clock,
             ids,
+            venue=venue.name,
             gas_units=dict(config.gas),
             standard=RiskParams(
                 risk.standard.ltv, risk.standard.liquidation_threshold, risk.standard.liquidation_bonus
@@ -213,12 +256,33 @@ def _wire_aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, asset
             close_factor=risk.close_factor,
         )
 
-    wiring.venues.append((f"sim-{venue.name}", make))
+    return make
 
 
-def _wire_wallet(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: ResolvedVenue) -> None:
-    from basis.venues.simulated import SimulatedWallet
+def _staking(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue) -> ContractFactory:
+    config: Any = venue.config
+    token = config.lst
+    source = _source(venue, f"{token}_rate")
+    wiring.add_series(catalogue, source.path)
+    _note_proxy(wiring, venue.name, f"{token}_rate", source)
+    delay = float(config.transfers.withdrawal_delay_seconds)
 
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> OnChainGateway:
+        return SimulatedStaking(
+            bus,
+            clock,
+            ids,
+            venue=venue.name,
+            token=token,
+            rate_venue=catalogue.for_path(source.path).venue,
+            unstake_delay_s=delay,
+            gas_units=dict(config.gas),
+        )
+
+    return make
+
+
+def _wallet(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: ResolvedVenue) -> ContractFactory:
     wiring.add_series(catalogue, _source(venue, "ETH_gas").path)
     delays: dict[str, float] = {}
     for name, other in run.venues.items():
@@ -229,7 +293,7 @@ def _wire_wallet(wiring: Wiring, catalogue: Catalogue, run: RunConfig, venue: Re
     if "transfer" in gas:
         gas["eth_transfer"] = gas.pop("transfer")
 
-    def make(bus: Bus, clock: Clock, ids: IdFactory) -> Component:
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> OnChainGateway:
         return SimulatedWallet(bus, clock, ids, deposit_delays_s=dict(delays), gas_units=dict(gas))
 
-    wiring.venues.append(("sim-wallet", make))
+    return make

@@ -25,10 +25,16 @@ class InstructionAccepted(Message, frozen=True, kw_only=True):
 
 
 class InstructionRejected(Message, frozen=True, kw_only=True):
+    """The venue refused the instruction (or could not carry it out): its final answer, nothing moved.
+    ``reason`` is a stable code (:mod:`basis.venues.errors`), ``detail`` the human explanation, ``step``
+    the index of the step that failed when the instruction is a bundle."""
+
     instruction_id: str
     venue: str
     reason: str
     transient: bool = False
+    detail: str = ""
+    step: int | None = None
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -9,7 +9,7 @@ cex          binance, bybit, okx    markets, maker/taker fees, margin, transfers
 lending      aave_v3                risk classes (eMode / standard), gas
 staking      lido, etherfi          liquid staking token, reward fee, gas, delays
 flash_loan   morpho                 flash-loan fee, gas
-middleware   instadapp              gas of the atomic bundles
+middleware   instadapp              gas of an atomic bundle beyond its steps
 dex          uniswap                fee tiers, gas
 rpc          alchemy                gas of plain transfers; RPC endpoints per environment
 ===========  =====================  ==============================================
@@ -67,8 +67,7 @@ GasOperation = Literal[
     "unwrap",
     "swap",
     "flash_loan",
-    "flash_loan_bundle",
-    "unwind_bundle",
+    "bundle",
     "build_account",
 ]
 GasUnits = dict[GasOperation, Annotated[int, Field(gt=0)]]

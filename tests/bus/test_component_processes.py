@@ -39,6 +39,7 @@ from basis.components.router import ExecutionRouter
 from basis.components.strategy import PureLendingStrategy
 from basis.process import UsageError, gateway_names, resolve_factory, run_component
 from basis.venues.simulated import SimulatedAave, SimulatedCex, SimulatedWallet
+from basis.venues.simulated.chain import SimulatedChain
 
 
 def build(name: str, mode: str | None = None) -> object:
@@ -48,11 +49,17 @@ def build(name: str, mode: str | None = None) -> object:
 
 
 def test_every_component_of_a_mode_is_resolvable() -> None:
-    assert gateway_names("btc_basis") == ["sim-binance", "sim-bybit", "sim-okx", "sim-wallet"]
-    assert gateway_names("pure_lending_usdt") == ["sim-aave_v3", "sim-wallet"]
+    assert gateway_names("btc_basis") == ["sim-binance", "sim-bybit", "sim-chain", "sim-okx"]
+    assert gateway_names("pure_lending_usdt") == ["sim-chain"]
+    assert gateway_names("eth_leveraged") == ["sim-chain"]
     assert isinstance(build("sim-okx", "btc_basis"), SimulatedCex)
-    assert isinstance(build("sim-aave_v3", "pure_lending_usdt"), SimulatedAave)
-    assert isinstance(build("sim-wallet", "pure_lending_usdt"), SimulatedWallet)
+    chain = build("sim-chain", "pure_lending_usdt")
+    assert isinstance(chain, SimulatedChain) and chain.venues == ["aave_v3", "wallet"]
+    assert isinstance(chain.gateway("aave_v3"), SimulatedAave)
+    assert isinstance(chain.gateway("wallet"), SimulatedWallet)
+    leveraged = build("sim-chain", "eth_leveraged")
+    assert isinstance(leveraged, SimulatedChain)
+    assert leveraged.venues == ["aave_v3", "etherfi", "wallet", "instadapp"]
     assert isinstance(build("strategy", "pure_lending_usdt"), PureLendingStrategy)
     assert isinstance(build("router", "btc_basis"), ExecutionRouter)
     assert isinstance(build("clock"), ClockTicker)
@@ -147,7 +154,8 @@ async def tester(nats_server: EmbeddedNats) -> AsyncIterator[tuple[NatsTransport
 
 
 class WalletProcesses:
-    """``basis component run sim-wallet`` processes, one after the other, each with its log."""
+    """``basis component run sim-chain`` processes (the wallet and AAVE of pure_lending_usdt), one after
+    the other, each with its log."""
 
     def __init__(self, url: str, logs: Path) -> None:
         self.url = url
@@ -158,7 +166,7 @@ class WalletProcesses:
     def start(self) -> subprocess.Popen[bytes]:
         log = (self.logs / f"wallet-{len(self.processes)}.log").open("wb")
         self._files.append(log)
-        cmd = [sys.executable, "-m", "basis.components", "sim-wallet", "--mode", "pure_lending_usdt"]
+        cmd = [sys.executable, "-m", "basis.components", "sim-chain", "--mode", "pure_lending_usdt"]
         process = subprocess.Popen([*cmd, "--nats", self.url], stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         return process

@@ -14,7 +14,7 @@ import pytest
 from basis.bus.embedded import EmbeddedNats, free_port
 
 BASIS = [str(Path(sys.executable).parent / "basis")]
-RUNNING = ("clock", "position-monitor", "sim-wallet")
+RUNNING = ("clock", "position-monitor", "sim-chain")
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ def test_the_components_of_a_mode_that_do_not_answer_are_named(
             break
     assert result.returncode == 1
     assert answering == set(RUNNING)
-    missing = ["sim-aave_v3", "exposure-monitor", "risk-monitor", "pnl-monitor", "router", "strategy"]
-    assert result.stderr.strip() == f"6 of 9 not answering: {', '.join(missing)}"
+    missing = ["exposure-monitor", "risk-monitor", "pnl-monitor", "router", "strategy"]
+    assert result.stderr.strip() == f"5 of 8 not answering: {', '.join(missing)}"
 
 
 def test_no_server_is_exit_status_1_and_no_target_a_usage_error() -> None:

@@ -89,7 +89,7 @@ def depends_on(service: dict[str, Any]) -> set[str]:
 
 def test_the_registry_has_the_components_of_btc_basis() -> None:
     """Guards the rest: if the registry changes, this file's expectations are read from it again."""
-    assert gateways() == {"sim-binance", "sim-bybit", "sim-okx", "sim-wallet"}
+    assert gateways() == {"sim-binance", "sim-bybit", "sim-okx", "sim-chain"}
     assert expected() >= {"clock", "position-monitor", "strategy", "router", "recorder"}
 
 

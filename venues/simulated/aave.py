@@ -38,10 +38,10 @@ from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
 from basis.bus.messages import (
+    Action,
     Borrow,
     ClockTicked,
     Fill,
-    Instruction,
     Message,
     OraclePrice,
     Repay,
@@ -62,7 +62,7 @@ from ..errors import (
     NoPrice,
 )
 from ..gateway import Execution
-from .ledger import EPS, positive
+from .ledger import EPS, Balances, positive
 from .onchain import GasMeter, OnChainGateway, wallet_key
 
 USD = "USD"
@@ -111,6 +111,15 @@ class AaveLiquidation:
     changes: tuple[Fill, ...]
     penalty: float
     penalty_asset: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What :meth:`AaveAccount.snapshot` saves: eMode, and (scaled, booked) of each position."""
+
+    emode: bool
+    supplied: dict[str, tuple[float, float]]
+    debt: dict[str, tuple[float, float]]
 
 
 class _Position:
@@ -246,6 +255,28 @@ class AaveAccount:
 
     def _has_debt(self) -> bool:
         return any(p.booked for p in self.debt.values())
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def snapshot(self) -> AccountState:
+        """The account's positions and mode as they are now (market data is not part of it)."""
+
+        def sides(table: dict[str, _Position]) -> dict[str, tuple[float, float]]:
+            return {asset: (p.scaled, p.booked) for asset, p in table.items()}
+
+        return AccountState(self.emode, sides(self.supplied), sides(self.debt))
+
+    def restore(self, state: AccountState) -> None:
+        def positions(saved: dict[str, tuple[float, float]]) -> dict[str, _Position]:
+            out: dict[str, _Position] = {}
+            for asset, (scaled, booked) in saved.items():
+                position = out[asset] = _Position()
+                position.scaled, position.booked = scaled, booked
+            return out
+
+        self.emode = state.emode
+        self.supplied = positions(state.supplied)
+        self.debt = positions(state.debt)
 
     # --- instructions ------------------------------------------------------------------------------
 
@@ -445,24 +476,29 @@ class SimulatedAave(OnChainGateway):
         out |= {keys.debt_token(a, self.venue): p.booked for a, p in self.account.debt.items() if p.booked}
         return dict(sorted(out.items()))
 
-    async def execute(self, instruction: Instruction) -> None:
+    def perform(self, action: Action, wallet: Balances) -> Execution:
         account = self.account
-        match instruction.action:
+        match action:
             case Supply(asset=asset, amount=amount):
-                self.require_wallet(asset, positive(amount, "amount"))
-                execution = account.supply(asset, amount, self.gas_cost("supply"))
+                self.require_wallet(asset, positive(amount, "amount"), wallet)
+                return account.supply(asset, amount, self.gas_cost("supply"))
             case Withdraw(asset=asset, amount=amount):
-                execution = account.withdraw(asset, amount, self.gas_cost("withdraw"))
+                return account.withdraw(asset, amount, self.gas_cost("withdraw"))
             case Borrow(asset=asset, amount=amount):
-                execution = account.borrow(asset, amount, self.gas_cost("borrow"))
+                return account.borrow(asset, amount, self.gas_cost("borrow"))
             case Repay(asset=asset, amount=amount):
-                self.require_wallet(asset, account.repay_amount(asset, amount))
-                execution = account.repay(asset, amount, self.gas_cost("repay"))
+                self.require_wallet(asset, account.repay_amount(asset, amount), wallet)
+                return account.repay(asset, amount, self.gas_cost("repay"))
             case SetEMode(category=category):
-                execution = account.set_emode(category, self.gas_cost("set_emode"))
-            case _:
-                raise self.unsupported(instruction)
-        await self.fill(instruction, execution)
+                return account.set_emode(category, self.gas_cost("set_emode"))
+        return super().perform(action, wallet)
+
+    def snapshot(self) -> AccountState:
+        return self.account.snapshot()
+
+    def restore(self, snapshot: object) -> None:
+        assert isinstance(snapshot, AccountState)
+        self.account.restore(snapshot)
 
     async def on_reserve(self, state: ReserveState) -> None:
         await self._evaluate_before(state)

@@ -21,12 +21,12 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import Bar, Fill, Instruction, Swap
+from basis.bus.messages import Action, Bar, Fill, Swap
 
 from ..errors import NoPrice, SlippageExceeded, UnknownInstrument
 from ..gateway import Execution
 from .cex import BPS
-from .ledger import positive
+from .ledger import Balances, positive
 from .onchain import GasMeter, OnChainGateway, wallet_asset, wallet_key
 
 DEFAULT_GAS: dict[str, int] = {"swap": 180_000}
@@ -131,16 +131,14 @@ class SimulatedDex(OnChainGateway):
         if bar.venue == self.bar_venue:
             self.pools.on_bar(bar)
 
-    async def execute(self, instruction: Instruction) -> None:
-        swap = instruction.action
-        if not isinstance(swap, Swap):
-            raise self.unsupported(instruction)
-        self.require_wallet(swap.sell_asset, positive(swap.amount, "amount"))
-        execution = self.pools.swap(
-            swap.sell_asset,
-            swap.buy_asset,
-            swap.amount,
-            swap.max_slippage_bps,
+    def perform(self, action: Action, wallet: Balances) -> Execution:
+        if not isinstance(action, Swap):
+            return super().perform(action, wallet)
+        self.require_wallet(action.sell_asset, positive(action.amount, "amount"), wallet)
+        return self.pools.swap(
+            action.sell_asset,
+            action.buy_asset,
+            action.amount,
+            action.max_slippage_bps,
             self.gas_cost("swap"),
         )
-        await self.fill(instruction, execution)

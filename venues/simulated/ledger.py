@@ -30,6 +30,12 @@ class Balances(PositionBook):
 
     __slots__ = ()
 
+    def copy(self) -> Balances:
+        """An independent copy (a bundle checks its steps against one)."""
+        out = Balances()
+        out.positions = dict(self.positions)
+        return out
+
     def get(self, instrument: str) -> float:
         return self.positions.get(instrument, 0.0)
 

@@ -10,6 +10,11 @@ for it separately).
 Gas: an on-chain action costs ``gas units × gas price (gwei) × 1e-9`` ETH, booked as the **last** change of
 its fill, ``wallet:BaseToken:ETH −gas_eth``, and reported in ``gas_eth``. The wallet's ETH may go negative
 through gas only (gas fronted by the operator); spending ETH itself requires the balance.
+
+An on-chain venue is also a contract a bundle can call (:mod:`.bundle`): :meth:`OnChainGateway.perform`
+carries out one action on the venue's state against a given view of the wallet, without publishing
+anything, and :meth:`~OnChainGateway.snapshot` / :meth:`~OnChainGateway.restore` take the venue's state
+back when a later step of the bundle fails.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ from basis.bus.balances import BALANCE_EVENTS
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import Fill, GasPrice, Message
+from basis.bus.messages import Action, Fill, GasPrice, Instruction, Message
 
-from ..errors import NoGasPrice
-from ..gateway import GatewayComponent
+from ..errors import NoGasPrice, UnsupportedInstruction
+from ..gateway import Execution, GatewayComponent
 from .ledger import Balances
 
 WALLET = "wallet"
@@ -66,13 +71,26 @@ class GasMeter:
 
     def cost_eth(self, operation: str) -> float:
         """Gas cost of ``operation`` in ETH at the latest gas price."""
+        return self.cost_units(self.units[operation])
+
+    def cost_units(self, units: int) -> float:
+        """Cost of ``units`` of gas in ETH at the latest gas price."""
         if self.price_gwei is None:
             raise NoGasPrice(f"no gas price on {self.chain} yet")
-        return self.units[operation] * self.price_gwei * GWEI
+        return units * self.price_gwei * GWEI
 
     @staticmethod
     def change(gas_eth: float) -> Fill:
         return Fill(instrument=ETH_KEY, delta=-gas_eth)
+
+
+def without_gas(execution: Execution) -> tuple[Fill, ...]:
+    """The changes of an on-chain execution but its gas (its last change, by the rule above)."""
+    *changes, gas = execution.changes
+    assert gas.instrument == ETH_KEY and gas.delta == -execution.gas_eth, (
+        "gas is an on-chain fill's last change"
+    )
+    return tuple(changes)
 
 
 class OnChainGateway(GatewayComponent):
@@ -129,10 +147,30 @@ class OnChainGateway(GatewayComponent):
         self.wallet.apply_event(message, WALLET_PREFIX)
         await super().emit(message)
 
-    def require_wallet(self, asset: str, amount: float) -> None:
-        """Raise ``insufficient_balance`` unless the wallet holds ``amount`` of ``asset``."""
+    def require_wallet(self, asset: str, amount: float, wallet: Balances | None = None) -> None:
+        """Raise ``insufficient_balance`` unless ``wallet`` (the gateway's view by default) holds
+        ``amount`` of ``asset``."""
         if self.check_wallet_balance:
-            self.wallet.require(wallet_key(asset), amount)
+            (wallet or self.wallet).require(wallet_key(asset), amount)
 
     def gas_cost(self, operation: str) -> float:
         return self.gas.cost_eth(operation)
+
+    # --- the venue as a contract -------------------------------------------------------------------
+
+    async def execute(self, instruction: Instruction) -> None:
+        await self.fill(instruction, self.perform(instruction.action, self.wallet))
+
+    def perform(self, action: Action, wallet: Balances) -> Execution:
+        """Carry out ``action`` on the venue's state, the wallet's funds checked against ``wallet``, and
+        return what it changed (gas last); publish nothing. Raise a :class:`VenueError` to refuse it,
+        leaving the state as it was."""
+        raise UnsupportedInstruction(f"{self.venue} does not handle {action.kind}")
+
+    def snapshot(self) -> object:
+        """What :meth:`restore` needs to take the venue's state back to now (None: nothing
+        :meth:`perform` changes lives here)."""
+        return None
+
+    def restore(self, snapshot: object) -> None:
+        """Take the venue's state back to ``snapshot``."""

@@ -19,11 +19,11 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import ClockTicked, Fill, Instruction, LstRate, Stake, Unstake
+from basis.bus.messages import Action, ClockTicked, Fill, Instruction, LstRate, Stake, Unstake
 
-from ..errors import NoPrice, UnknownInstrument
+from ..errors import NoPrice, UnknownInstrument, UnsupportedInstruction
 from ..gateway import Execution
-from .ledger import positive
+from .ledger import Balances, positive
 from .onchain import ETH_KEY, WALLET, GasMeter, OnChainGateway, wallet_key
 from .pending import Arrival, Arrivals, seconds_to_ns
 
@@ -113,32 +113,40 @@ class SimulatedStaking(OnChainGateway):
     def on_rate(self, message: LstRate) -> None:
         self.pool.on_rate(message)
 
+    def perform(self, action: Action, wallet: Balances) -> Execution:
+        if isinstance(action, Stake):
+            self.require_wallet("ETH", positive(action.amount, "amount"), wallet)
+            return self.pool.stake(action.token, action.amount, self.gas_cost("stake"))
+        if isinstance(action, Unstake):
+            raise UnsupportedInstruction(
+                f"{self.venue}: an unstake pays out through the withdrawal queue, later: it cannot be a "
+                "step of a bundle (swap the token instead)"
+            )
+        return super().perform(action, wallet)
+
     async def execute(self, instruction: Instruction) -> None:
-        match instruction.action:
-            case Stake(token=token, amount=amount):
-                self.require_wallet("ETH", positive(amount, "amount"))
-                await self.fill(instruction, self.pool.stake(token, amount, self.gas_cost("stake")))
-            case Unstake(token=token, amount=amount):
-                self.require_wallet(token, positive(amount, "amount"))
-                execution, eth = self.pool.unstake(token, amount, self.gas_cost("unstake"))
-                arrival = Arrival(
-                    due_ns=self.clock.now_ns() + self.unstake_delay_ns,
-                    cause=instruction,
-                    source=self.venue,
-                    destination=WALLET,
-                    asset="ETH",
-                    amount=eth,
-                    fee=0.0,
-                    changes=(Fill(instrument=ETH_KEY, delta=eth),),
-                    departed=eth,
-                )
-                self.arrivals.add(arrival)
-                execution = replace(execution, changes=(*execution.changes, arrival.departure()))
-                await self.fill(instruction, execution)
-                if self.unstake_delay_ns == 0:
-                    await self.arrivals.release(self, self.clock.now_ns())
-            case _:
-                raise self.unsupported(instruction)
+        unstake = instruction.action
+        if not isinstance(unstake, Unstake):
+            await super().execute(instruction)
+            return
+        self.require_wallet(unstake.token, positive(unstake.amount, "amount"))
+        execution, eth = self.pool.unstake(unstake.token, unstake.amount, self.gas_cost("unstake"))
+        arrival = Arrival(
+            due_ns=self.clock.now_ns() + self.unstake_delay_ns,
+            cause=instruction,
+            source=self.venue,
+            destination=WALLET,
+            asset="ETH",
+            amount=eth,
+            fee=0.0,
+            changes=(Fill(instrument=ETH_KEY, delta=eth),),
+            departed=eth,
+        )
+        self.arrivals.add(arrival)
+        execution = replace(execution, changes=(*execution.changes, arrival.departure()))
+        await self.fill(instruction, execution)
+        if self.unstake_delay_ns == 0:
+            await self.arrivals.release(self, self.clock.now_ns())
 
     def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
         """Release the arrivals due (a coroutine for the bus to await only when one is)."""
