@@ -14,6 +14,12 @@ For each fetched batch the recorder
 
 The run of a message is its ``Basis-Run`` header (``default_run_id`` when empty or missing).
 
+What is stored follows the log rule (:class:`~basis.bus.store.LogRule`, one per run, deciding once per
+delivery in stream order): every fact, and the monitors' views only as checkpoints (every
+``checkpoint_interval_ns``, default daily at 00:00 UTC, and at a risk-level change). On shutdown the
+last view of each kind of each run not kept yet is appended (the end of what this recorder saw). A
+view that is not kept is still acked: views are rebuilt from the facts (``basis replay``).
+
 Restarts: the store's tracking position is the truth. On start the recorder (re)creates its durable
 consumer on each stream to deliver from ``recorded position + 1``, so nothing is skipped (messages
 fetched but unacked by a killed recorder would otherwise come back only after ``ack_wait``, behind newer
@@ -48,7 +54,7 @@ from basis.bus.errors import BusError, StoreError
 from basis.bus.ids import IdFactory, RandomIds
 from basis.bus.logs import LEVELS, log_to_stderr
 from basis.bus.messages import AnyMessage
-from basis.bus.store import AlreadyRecorded, EventStore, Tracking, open_store
+from basis.bus.store import DAY_NS, AlreadyRecorded, EventStore, LogRule, Tracking, open_store, parse_interval
 from basis.bus.store.urls import DEFAULT_STORE_URL
 from basis.bus.transport.base import ERROR_HEADER
 from basis.bus.transport.jetstream import DurableConsumer, StoredMessage
@@ -84,8 +90,14 @@ class Recorder(Component):
         fetch_timeout: float = 0.5,
         ack_wait: float = 60.0,
         store_attempts: int = 5,
+        checkpoint_interval_ns: int = DAY_NS,
     ) -> None:
         super().__init__(bus, clock, ids)
+        self.checkpoint_interval_ns = checkpoint_interval_ns
+        self.rules: dict[str, LogRule] = {}
+        """The log rule of each run seen."""
+        self.dropped = 0
+        """Views not kept (between checkpoints)."""
         self.transport = transport
         self.store = store
         self.default_run_id = default_run_id
@@ -117,10 +129,27 @@ class Recorder(Component):
         return list(self._tasks)
 
     async def shutdown(self) -> None:
-        """Finish the batches in hand (commit and ack them), then stop consuming."""
+        """Finish the batches in hand (commit and ack them), stop consuming, then append the last view of
+        each kind of each run that no checkpoint kept."""
         self._closing.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        entries = [
+            (run_id, subject, data) for run_id, rule in self.rules.items() for subject, data in rule.finish()
+        ]
+        if entries:
+            try:
+                await asyncio.to_thread(self.store.append_entries, entries)
+            except StoreError as exc:
+                log.error("the last views of %d run(s) were not stored: %s", len(self.rules), exc)
+            else:
+                self.stored += len(entries)
+
+    def _rule(self, run_id: str) -> LogRule:
+        rule = self.rules.get(run_id)
+        if rule is None:
+            rule = self.rules[run_id] = LogRule(self.checkpoint_interval_ns)
+        return rule
 
     async def _open(self, stream: str) -> DurableConsumer:
         """(Re)create the durable consumer on ``stream`` to deliver from the recorded position + 1."""
@@ -168,6 +197,13 @@ class Recorder(Component):
 
     async def _record(self, stream: str, batch: list[StoredMessage], recorded: int) -> int:
         """Dead-letter, append and track one batch; returns the stream's new recorded position."""
+        # the log rule decides once per delivery, in stream order (not again when the append is retried)
+        dropped = {
+            m.sequence
+            for m in batch
+            if m.sequence > recorded
+            and not self._rule(m.headers.get(RUN_HEADER) or self.default_run_id).keeps(m.subject, m.data)
+        }
         attempt = 0
         while True:
             # the store is the truth (this process's idea of it is only a lower bound)
@@ -180,6 +216,8 @@ class Recorder(Component):
             entries: list[tuple[str, str, bytes]] = []
             dead: list[tuple[StoredMessage, str, str]] = []
             for m in fresh:
+                if m.sequence in dropped:
+                    continue
                 run_id = m.headers.get(RUN_HEADER) or self.default_run_id
                 if not m.subject.startswith(subjects.DLQ + "."):
                     try:
@@ -205,6 +243,7 @@ class Recorder(Component):
                 await asyncio.sleep(delay)
                 continue
             self.stored += len(entries)
+            self.dropped += sum(1 for m in fresh if m.sequence in dropped)
             self.skipped += len(batch) - len(fresh)
             self.bus.processed += len(entries)
             return last
@@ -227,6 +266,7 @@ async def run_recorder(
     default_run_id: str = DEFAULT_RUN_ID,
     durable: str = DEFAULT_DURABLE,
     batch_size: int = 500,
+    checkpoint_interval_ns: int = DAY_NS,
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
 ) -> int:
@@ -255,6 +295,7 @@ async def run_recorder(
             default_run_id=default_run_id,
             durable=durable,
             batch_size=batch_size,
+            checkpoint_interval_ns=checkpoint_interval_ns,
         )
         await recorder.start()
         log.info("recorder running: %s -> %s", nats_url, opened.url)
@@ -277,8 +318,10 @@ async def run_recorder(
         if recorder is not None:
             await recorder.shutdown()
             log.info(
-                "recorder stopped: stored %d, dead-lettered %d, skipped %d already recorded",
+                "recorder stopped: stored %d, views between checkpoints %d, dead-lettered %d, skipped %d "
+                "already recorded",
                 recorder.stored,
+                recorder.dropped,
                 recorder.bus.dead_lettered,
                 recorder.skipped,
             )
@@ -302,8 +345,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-id", default=DEFAULT_RUN_ID, help="run of messages without a Basis-Run header")
     parser.add_argument("--durable", default=DEFAULT_DURABLE, help="name of the JetStream consumers")
     parser.add_argument("--batch", type=int, default=500, help="messages fetched and committed together")
+    parser.add_argument(
+        "--checkpoint-interval",
+        default="1d",
+        help="how often the monitors' views are kept (1d: daily at 00:00 UTC; 6h, 30m; 0: every view)",
+    )
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LEVELS)
     args = parser.parse_args(argv)
+    try:
+        interval_ns = parse_interval(args.checkpoint_interval)
+    except ValueError as exc:
+        parser.error(str(exc))
     log_to_stderr(args.log_level)
     return asyncio.run(
         run_recorder(
@@ -312,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             default_run_id=args.run_id,
             durable=args.durable,
             batch_size=args.batch,
+            checkpoint_interval_ns=interval_ns,
         )
     )
 

@@ -19,6 +19,7 @@ in both, and the events it would have credited wait for the next one in both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import get_args
 
@@ -39,6 +40,12 @@ class PnlProjection:
         self.price_errors: list[PriceError] = []
         """Valuations that could not be done (the monitor's loop stopped at the same point)."""
         self._waiting_md_ts: int | None = None
+        self.now = 0
+        """The newest time seen (the clock time of the last valuation)."""
+        self.on_tick: Callable[[int], None] | None = None
+        """Called at each tick inferred from market data, prices advanced, before the valuation."""
+        self.on_valuation: Callable[[int], None] | None = None
+        """Called after each valuation that succeeded, with its time."""
 
     @property
     def share_class(self) -> str:
@@ -53,11 +60,21 @@ class PnlProjection:
             self.ledger.value(self.prices)
         except PriceError as exc:
             self.price_errors.append(exc)
+            return
+        if self.on_valuation is not None:
+            self.on_valuation(self.now)
+
+    def _advance(self, ts: int) -> None:
+        self.prices.advance(ts)
+        if ts > self.now:
+            self.now = ts
 
     def _tick(self) -> None:
         if self._waiting_md_ts is not None:
-            self.prices.advance(self._waiting_md_ts)
+            self._advance(self._waiting_md_ts)
             self._waiting_md_ts = None
+            if self.on_tick is not None:
+                self.on_tick(self.now)
             self._value()
 
     def finish(self) -> None:
@@ -68,7 +85,7 @@ class PnlProjection:
         """Anything that is not market data comes after the tick of the market data before it, and no
         earlier than the clock time it is stamped with."""
         self._tick()
-        self.prices.advance(message.ts)
+        self._advance(message.ts)
 
     @singledispatchmethod
     def process_event(self, message: Message) -> None:
@@ -77,7 +94,9 @@ class PnlProjection:
     @process_event.register(ClockTicked)
     def _clock(self, message: ClockTicked) -> None:
         self._waiting_md_ts = None
-        self.prices.advance(message.ts)
+        self._advance(message.ts)
+        if self.on_tick is not None:
+            self.on_tick(self.now)
         self._value()
 
     def _balance(self, message: Message) -> None:

@@ -1,4 +1,5 @@
-"""``basis replay``: rebuild a run from the event store alone and check it against its snapshots."""
+"""``basis replay``: rebuild a run from the facts in the event store alone, recompute every view at every
+valuation, and check each stored checkpoint and the final state against them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from basis.bus.errors import StoreError
 from basis.bus.messages import RunStarted
 from basis.bus.store import open_existing_store
 from basis.components.pricing import PriceBook
+from basis.components.risk_monitor import RiskBook
 from basis.projections.replay import replay
 from basis.projections.run import verify
+from basis.projections.views import risk_book_of
 
 
 def replay_and_verify(run_id: str, store_url: str, share_class: str | None = None) -> dict[str, Any]:
@@ -23,10 +26,13 @@ def replay_and_verify(run_id: str, store_url: str, share_class: str | None = Non
             (decode(r.data) for r in store.read(run_id=run_id, subject=subjects.evt("run", "started"))), None
         )
         prices = None
+        risk: RiskBook | None = None
         if isinstance(started, RunStarted):
             share_class = share_class or started.share_class
             prices = PriceBook(references=started.price_references, perp_marks=started.perp_marks)  # type: ignore[arg-type]
-        projection = replay(store, run_id, share_class or "USDT", prices=prices)
+            if started.config:
+                risk = risk_book_of(started.config, prices)
+        projection = replay(store, run_id, share_class or "USDT", prices=prices, risk=risk)
         differences = verify(projection)
         fields = projection.pnl.snapshot_fields()
         rebuilt = {
@@ -38,4 +44,12 @@ def replay_and_verify(run_id: str, store_url: str, share_class: str | None = Non
             "attribution": fields["attribution"],
             "positions": projection.positions.positions,
         }
-        return {"rebuilt": rebuilt, "differences": differences, "messages": info.messages}
+        views = projection.views
+        return {
+            "rebuilt": rebuilt,
+            "differences": differences,
+            "messages": info.messages,
+            "valuations": views.valuations,
+            "checkpoints": views.checked,
+            "risk_checked": risk is not None,
+        }

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from basis.bus.store.rule import DAY_NS
+
 
 @dataclass(frozen=True, slots=True)
 class BacktestRequest:
@@ -35,3 +37,7 @@ class BacktestRequest:
     """Run every component but the feed in its own process, in lockstep over NATS (same log)."""
     nats: str | None = None
     """With ``processes``: the NATS server to use (default: an embedded nats-server)."""
+    checkpoint_interval_ns: int = DAY_NS
+    """How often the log keeps the monitors' views (:class:`~basis.bus.store.LogRule`): the first of
+    each kind after every multiple of this interval since the epoch (default daily at 00:00 UTC); 0 keeps
+    every view. Views at a risk-level change and at the end of the run are kept whatever it is."""

@@ -3,7 +3,8 @@
 The only place that knows the run is simulated. Components are the same ones that run as separate
 processes over NATS; here they share a deterministic :class:`InProcessTransport` and a
 :class:`SimClock`, so two runs with the same inputs publish the same messages in the same order.
-Every md/cmd/evt/dlq message is appended to the event store as it is delivered.
+Every md/cmd/evt/dlq message is offered to the event store as it is delivered, and the store keeps what
+:class:`~basis.bus.store.LogRule` keeps: every fact, and the monitors' views as checkpoints.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from basis.bus.messages import (
     RiskAssessment,
     RunStarted,
 )
-from basis.bus.store import StoreWriter, digest, open_store, sqlite_url
+from basis.bus.store import LogRule, StoreWriter, digest, open_store, sqlite_url
 from basis.bus.transport.base import ERROR_HEADER, Envelope
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.exposure_monitor import ExposureMonitor
@@ -56,7 +57,8 @@ MONITORS = ("position-monitor", "exposure-monitor", "risk-monitor", "pnl-monitor
 """The components after the venue gateways, in the order the replay starts them."""
 
 DURABLE = tuple(pattern for stream in subjects.STREAMS for pattern in stream.subjects)
-"""What the store records: every JetStream family (md, cmd, evt, dlq)."""
+"""What the store is offered: every JetStream family (md, cmd, evt, dlq); :class:`LogRule` decides what
+it keeps."""
 WARMUP_NS = 2 * 86_400 * 1_000_000_000
 """Market data replayed before the window opens, so every series has a value when capital arrives (daily
 AAVE snapshots, two-hourly gas samples). Nothing trades before the initial deposit at the window start."""
@@ -213,8 +215,10 @@ class Backtest:
                 )
             wall = time.perf_counter()
             # on an error in the replay, the writer commits what it can and lets that error through
+            rule = LogRule(request.checkpoint_interval_ns)
             with StoreWriter(store, self.run_id) as writer:
-                collector, counts = await self._replay(writer)
+                collector, counts = await self._replay(writer, rule)
+                writer.extend(rule.finish())  # the end of the run: its last views
             done = time.perf_counter()
             if self._replay_started is not None:
                 self.replay_seconds = done - self._replay_started - self._shutdown_seconds
@@ -226,10 +230,10 @@ class Backtest:
         write_outputs(out, summary, collector, report=request.report)
         return summary
 
-    async def _replay(self, writer: StoreWriter) -> tuple[Collector, dict[str, int]]:
+    async def _replay(self, writer: StoreWriter, rule: LogRule) -> tuple[Collector, dict[str, int]]:
         clock = SimClock(self.window[0] - WARMUP_NS)
         if not self.request.processes:
-            return await self._replay_on(writer, InProcessTransport(), clock, None)
+            return await self._replay_on(writer, rule, InProcessTransport(), clock, None)
         from .processes import ComponentProcesses
 
         async with ComponentProcesses(
@@ -240,7 +244,7 @@ class Backtest:
             nats_url=self.request.nats,
         ) as processes:
             assert processes.conductor is not None
-            replayed = await self._replay_on(writer, processes.conductor.transport, clock, processes)
+            replayed = await self._replay_on(writer, rule, processes.conductor.transport, clock, processes)
             stopping = time.perf_counter()
         self._shutdown_seconds = time.perf_counter() - stopping
         return replayed
@@ -248,6 +252,7 @@ class Backtest:
     async def _replay_on(
         self,
         writer: StoreWriter,
+        rule: LogRule,
         transport: InProcessTransport,
         clock: SimClock,
         processes: ComponentProcesses | None,
@@ -264,8 +269,12 @@ class Backtest:
         def ids(name: str) -> SequentialIds:
             return SequentialIds("", name)
 
+        keeps = rule.keeps
+        append = writer.append
+
         def record(envelope: Envelope) -> None:  # plain: the in-process transport calls it directly
-            writer.append(envelope.subject, envelope.data)
+            if keeps(envelope.subject, envelope.data):
+                append(envelope.subject, envelope.data)
 
         for pattern in DURABLE:
             await transport.subscribe(pattern, record)  # in-process: a plain function is called directly

@@ -76,6 +76,16 @@ def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @click.option(
     "--nats", "nats_url", default=None, help="With --processes: NATS URL (default: an embedded nats-server)."
 )
+@click.option(
+    "--checkpoint-interval",
+    "checkpoint_interval",
+    default="1d",
+    show_default=True,
+    metavar="INTERVAL",
+    help="How often the log keeps the monitors' views (first after each multiple of INTERVAL since the "
+    "epoch: 1d is daily at 00:00 UTC; 6h, 30m, 0 = every view). Facts are always kept; views are also "
+    "kept at a risk-level change and at the end of the run.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def backtest(
     mode: str,
@@ -93,12 +103,18 @@ def backtest(
     no_report: bool,
     processes: bool,
     nats_url: str | None,
+    checkpoint_interval: str,
     quiet: bool,
 ) -> None:
     """Backtest MODE on historical data; writes summary.json, report.html and the run's event log."""
     from basis.backtest import Backtest, BacktestRequest
+    from basis.bus.store.rule import parse_interval
     from basis.configs import parse_overrides
 
+    try:
+        interval_ns = parse_interval(checkpoint_interval)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--checkpoint-interval") from None
     if nats_url is not None and not processes:
         raise click.UsageError("--nats is for --processes (an in-process backtest uses no server)")
 
@@ -118,6 +134,7 @@ def backtest(
         report=not no_report,
         processes=processes,
         nats=nats_url,
+        checkpoint_interval_ns=interval_ns,
     )
     run = Backtest(request)  # every input is checked here, before anything runs
     show = not quiet and sys.stderr.isatty()
@@ -164,8 +181,9 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 @store_option
 @click.option("--share-class", default=None, help="Share class of the run (default: read from the log).")
 def replay(run_id: str, store: str, share_class: str | None) -> None:
-    """Rebuild RUN_ID's positions, equity and attribution from the event store alone and verify them
-    against the snapshots the monitors recorded."""
+    """Rebuild RUN_ID from the facts in the event store alone: recompute every view (positions, exposure,
+    risk, PnL) at every valuation, check each checkpoint the log kept against them exactly, and the final
+    positions, equity and attribution against the last ones."""
     from basis.backtest.replay import replay_and_verify
 
     result = replay_and_verify(run_id, store, share_class)
@@ -174,9 +192,11 @@ def replay(run_id: str, store: str, share_class: str | None) -> None:
         for line in result["differences"]:
             click.echo(f"MISMATCH {line}", err=True)
         raise SystemExit(1)
+    risk = "" if result["risk_checked"] else " (risk assessments not checked: the log has no risk rules)"
     click.echo(
-        f"verified: rebuilt positions, equity and attribution equal the recorded snapshots "
-        f"({result['messages']:,} messages)",
+        f"verified: {result['checkpoints']:,} checkpoints equal the views recomputed from the facts at "
+        f"{result['valuations']:,} valuations, and the final positions, equity and attribution the last "
+        f"ones ({result['messages']:,} messages){risk}",
         err=True,
     )
 

@@ -13,7 +13,8 @@ subject, state = payload bytes) and its notification id is its global position. 
         ...                                                # StoredRecord(position, run_id, seq, subject, data)
     digest(store, run_id)                                  # sha256 of the run, identical across backends
 
-Hot paths use :class:`StoreWriter` (large transactions, optionally from a writer thread). Consumers of
+What the log keeps is :class:`LogRule`'s decision (``rule.py``): every fact, and the monitors' views
+as checkpoints only. Hot paths use :class:`StoreWriter` (large transactions, optionally from a writer thread). Consumers of
 an upstream log append with ``tracking=Tracking(upstream, position)`` and resume from
 :meth:`EventStore.upstream_position`.
 """
@@ -26,16 +27,20 @@ from .errors import AlreadyRecorded, StoreConflict, UnknownRun
 from .log import LogStore
 from .port import Entry, EventStore, Record, RunInfo, StoredRecord, Tracking
 from .rows import RUN_NAMESPACE, run_uuid
+from .rule import DAY_NS, VIEW_SUBJECTS, LogRule, is_view, parse_interval
 from .sqlite import sqlite_url
 from .urls import DEFAULT_STORE_URL, open_existing_store, open_store, sqlite_path
 from .writer import StoreWriter
 
 __all__ = [
+    "DAY_NS",
     "DEFAULT_STORE_URL",
     "RUN_NAMESPACE",
+    "VIEW_SUBJECTS",
     "AlreadyRecorded",
     "Entry",
     "EventStore",
+    "LogRule",
     "LogStore",
     "Record",
     "RunInfo",
@@ -47,8 +52,10 @@ __all__ = [
     "UnknownRun",
     "digest",
     "digest_records",
+    "is_view",
     "open_existing_store",
     "open_store",
+    "parse_interval",
     "run_uuid",
     "sqlite_path",
     "sqlite_url",

@@ -164,3 +164,27 @@ async def test_run_recorder_stops_on_request(private_nats: EmbeddedNats, tmp_pat
         await t.close()
     stop.set()
     assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_records_facts_and_views_as_checkpoints(transport: NatsTransport, store: LogStore) -> None:
+    """The recorder keeps what the log rule keeps: every fact, the views of the first valuation of each
+    day, and on shutdown the last view of each kind."""
+    from test_log_rule import HOUR, T0, funding, valuation
+
+    rows = []
+    for hour in range(30):  # 00:00 on day one to 05:00 on day two
+        rows += [funding(T0 + hour * HOUR, hour), *valuation(T0 + hour * HOUR, n=hour)]
+    await publish(transport, "checkpoints", rows)
+    recorder = make_recorder(transport, store, batch_size=17)
+    await recorder.start()
+    await eventually(lambda: recorder.stored + recorder.dropped == len(rows))
+    await recorder.shutdown()
+
+    stored = [(r.subject, r.data) for r in store.read(run_id="checkpoints")]
+    views = [r for r in rows if r[0].startswith("evt.")]
+    # order is stream order within a stream (across streams, commit order)
+    assert [r for r in stored if r[0].startswith("md.")] == [r for r in rows if r[0].startswith("md.")]
+    kept = [r for r in stored if r[0].startswith("evt.")]
+    assert kept[:8] == views[:4] + views[24 * 4 : 25 * 4]  # 00:00 on each day
+    assert kept[8:] == views[-4:]  # the last valuation's views, appended on shutdown
+    assert recorder.dropped == 30 * 4 - 8
