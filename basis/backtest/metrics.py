@@ -1,7 +1,9 @@
 """Run metrics computed while the run streams: one sample per UTC day, constant memory per day.
 
 Returns are time-weighted, so investor flows do not count as performance: the return of a day is
-``(equity_end - flows_in_day - equity_start) / equity_start``.
+``(equity_end - flows_in_day - equity_start) / equity_start``, where ``equity_start`` is the equity of the
+previous kept sample (the last snapshot of the day before, or the starting point). ``r_1 .. r_n`` below
+are these daily returns, in time order; "annualised" uses 365 days a year.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 DAYS_PER_YEAR = 365.0
@@ -162,3 +165,58 @@ class RunMetrics:
             return 0.0
         std = math.sqrt(self._m2 / (self._n - 1))
         return 0.0 if std == 0 else self._mean / std * math.sqrt(DAYS_PER_YEAR)
+
+    @property
+    def mean_equity(self) -> float:
+        """Mean equity over the kept samples (the starting point and the end of every day)."""
+        return sum(self._equity) / len(self._equity) if self._equity else 0.0
+
+    def daily_returns(self) -> list[tuple[int, float]]:
+        """``(time of the day's last snapshot, r)`` for every day after the starting point; a day that
+        opens with no positive equity has no return (as in :attr:`sharpe` and :attr:`max_drawdown`)."""
+        out: list[tuple[int, float]] = []
+        ts, equity, flows = self._ts, self._equity, self._flows
+        for i in range(1, len(ts)):
+            previous = equity[i - 1]
+            if previous > 0:
+                out.append((ts[i], (equity[i] - (flows[i] - flows[i - 1]) - previous) / previous))
+        return out
+
+    @property
+    def volatility(self) -> float:
+        """Standard deviation of the daily returns (n − 1 in the denominator) × √365; 0 with fewer than
+        two returns."""
+        returns = [r for _, r in self.daily_returns()]
+        if len(returns) < 2:
+            return 0.0
+        mean = sum(returns) / len(returns)
+        return math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1) * DAYS_PER_YEAR)
+
+    @property
+    def sortino(self) -> float | None:
+        """Mean daily return over the downside deviation, × √365. The downside deviation is
+        √(Σ min(r_i, 0)² / n) (target return 0, every day in the count). None (undefined) when no day
+        lost money."""
+        returns = [r for _, r in self.daily_returns()]
+        if not returns:
+            return None
+        downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+        if downside == 0:
+            return None
+        return sum(returns) / len(returns) / downside * math.sqrt(DAYS_PER_YEAR)
+
+    @property
+    def calmar(self) -> float | None:
+        """:attr:`apy` over :attr:`max_drawdown`; None (undefined) when there was no drawdown."""
+        if self.max_drawdown == 0:
+            return None
+        return self.apy / self.max_drawdown
+
+    def monthly_returns(self) -> dict[str, float]:
+        """``YYYY-MM`` (UTC) → Π (1 + r_i) − 1 over the days whose last snapshot falls in that month, in
+        time order; a month with no such day is absent."""
+        growth: dict[str, float] = {}
+        for ts, r in self.daily_returns():
+            month = datetime.fromtimestamp(ts // 1_000_000_000, tz=UTC).strftime("%Y-%m")
+            growth[month] = growth.get(month, 1.0) * (1.0 + r)
+        return {month: g - 1.0 for month, g in growth.items()}
