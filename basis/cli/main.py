@@ -38,9 +38,24 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from . import backtest_commands, bus_commands, config_commands, log_commands, process_commands
+    from . import (
+        backtest_commands,
+        bus_commands,
+        compare_commands,
+        config_commands,
+        log_commands,
+        process_commands,
+    )
 
-    for module in (bus_commands, config_commands, log_commands, process_commands, backtest_commands):
+    modules = (
+        bus_commands,
+        config_commands,
+        log_commands,
+        process_commands,
+        backtest_commands,
+        compare_commands,
+    )
+    for module in modules:
         module.register(cli)
 
 
