@@ -4,7 +4,10 @@
 event (the ones the position monitor books) and, at each valuation, with every unit value taken at the
 current prices ("now") in the share class:
 
-- ``price`` += Σ over the keys held since the last valuation of quantity × (unit now − unit then);
+- ``price`` += Σ over the keys held since the last valuation of quantity × (unit now − unit then),
+  but for a key valued through a liquid staking token's exchange rate (the token itself, its aToken or
+  debt): its unit is rate × ETH, and the part of its move that the rate makes, quantity × unit now ×
+  (1 − rate then / rate now), goes to ``staking``, the rest (the ETH price) to ``price``;
 - each recorded event, change by change in event order: delta × unit now, credited to its source:
   ``Settled.kind`` (funding, lending_interest, borrow_cost, staking, rewards); a fill's gas
   (−``gas_eth`` on ``wallet:BaseToken:ETH``, the change that carries it) to ``gas`` and the rest of
@@ -148,8 +151,10 @@ class PnlLedger:
         "initial_equity",
         "net_flows",
         "pending",
+        "rates",
         "remainder",
         "share_class",
+        "staked",
         "tolerance",
         "units",
         "valuations",
@@ -172,6 +177,10 @@ class PnlLedger:
         self.remainder = 0.0
         self.pending: list[Pending] = []
         self.valuations = 0
+        self.staked: dict[str, str | None] = {}
+        """Each key seen: the liquid staking token it is valued through, or None."""
+        self.rates: dict[str, float] = {}
+        """Exchange rate (ETH per token) at the last valuation of each key of the book valued through one."""
 
     @property
     def pnl(self) -> float:
@@ -210,6 +219,8 @@ class PnlLedger:
 
         held = sorted(book)
         self.attribution["price"] += ordered_sum(book[k] * (units[k] - self.units[k]) for k in held)
+        if self.rates:
+            self._staking(prices, units)
         for pending in due:
             for change in pending.changes:
                 unit = units[change.instrument]
@@ -224,6 +235,7 @@ class PnlLedger:
         del self.pending[: len(due)]
 
         self.units = {k: units[k] for k in sorted(book)}
+        self._note_rates(prices)
         self.equity = book_value(book, units)
         self.valuations += 1
         self.remainder = self.equity - self.initial_equity - self.net_flows - self.attributed()
@@ -243,11 +255,38 @@ class PnlLedger:
             price += quantity * (unit - before[k])
             equity += quantity * unit
         self.attribution["price"] += price
+        if self.rates:
+            self._staking(prices, units)
+            self._note_rates(prices)
         self.units = units
         self.equity = equity
         self.valuations += 1
         self.remainder = self.equity - self.initial_equity - self.net_flows - self.attributed()
         self.check()
+
+    def _staking(self, prices: PriceBook, units: Mapping[str, float]) -> None:
+        """Move the part of the price move of the keys valued through an exchange rate that the rate
+        made from ``price`` to ``staking`` (before the book moves: the keys held since the last valuation)."""
+        book = self.book.positions
+        staking = 0.0
+        for key, before in self.rates.items():
+            token = self.staked[key]
+            assert token is not None
+            staking += book[key] * units[key] * (1.0 - before / prices.lst_rate(token, key))
+        self.attribution["price"] -= staking
+        self.attribution["staking"] += staking
+
+    def _note_rates(self, prices: PriceBook) -> None:
+        """Remember the exchange rate of every key of the book valued through one."""
+        staked = self.staked
+        rates: dict[str, float] = {}
+        for key in self.book.positions:
+            token = staked.get(key, "")
+            if token == "":
+                token = staked[key] = prices.staked_token(key)
+            if token is not None:
+                rates[key] = prices.lst_rate(token, key)
+        self.rates = rates
 
     def _credit(self, source: str, value: float) -> None:
         if source == NET_FLOWS:

@@ -14,8 +14,8 @@ Unit values in USDT (USD and USDT are the same numéraire):
 
 Staleness: every price remembers the time of its series' last update. Valuing with a price older than
 the series' maximum age raises :class:`StalePrice`; the maximum age depends on the series' sampling
-interval (``max_age``: 48 h for hourly bars, so the 23-hour holes of the Binance files do not stop a
-run, 72 h for daily series; oracle, reserve and LST series count as daily). "Now" is the newest
+interval (``max_age``: 48 h for hourly bars, which a hole with no other venue's series to mark to may
+hold a price for, 72 h for daily series; oracle, reserve and LST series count as daily). "Now" is the newest
 timestamp the book has seen: a market-data message or :meth:`PriceBook.advance` (the clock), so two
 books fed the same messages agree on staleness. No price at all raises :class:`MissingPrice`.
 """
@@ -419,6 +419,17 @@ class PriceBook:
             return _PERP, reference_series(ref) if ref is not None else bar_series(venue, symbol, "perp")
         underlying = underlying_of(position_type, symbol)
         return (_DEBT if position_type == "debtToken" else _ASSET), underlying
+
+    def staked_token(self, key: str) -> str | None:
+        """The liquid staking token whose exchange rate values ``key`` (a balance, an aToken or a debt of
+        it), or None for any other key."""
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(key)
+        kind, name = plan
+        if (kind == _ASSET or kind == _DEBT) and name not in self.references and self.is_lst(name):
+            return name
+        return None
 
     def share_price(self, share_class: str) -> float:
         """Price of one unit of the share class in USDT (USDT: 1; ETH, BTC: their reference)."""

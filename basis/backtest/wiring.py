@@ -137,7 +137,7 @@ def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
         elif isinstance(config, FlashLoanVenueConfig):
             chain.lenders[name] = FlashLender(name, config.flash_loan_fee, config.gas.get("flash_loan", 0))
         elif isinstance(config, MiddlewareVenueConfig):
-            chain.bundle_venue, chain.bundle_gas = name, dict(config.gas)
+            chain.bundle_venue, chain.bundle_gas = name, {str(op): n for op, n in config.gas.items()}
         elif kind == "rpc":
             chain.contracts.append(_wallet(wiring, catalogue, run, venue))
         else:

@@ -6,14 +6,16 @@ mode                   class                       parameters
 ``pure_lending_usdt``  :class:`PureLendingStrategy`  :class:`LendingParams`
 ``btc_basis``          :class:`BtcBasisStrategy`     :class:`BasisParams`
 ``eth_basis``          :class:`EthBasisStrategy`     :class:`BasisParams`
+``eth_staking_only``   :class:`StakingStrategy`      :class:`StakingParams`
 =====================  ==========================  ==========================
 """
 
 from .base import Strategy, Trigger
 from .basis import BasisStrategy, BtcBasisStrategy, EthBasisStrategy
 from .lending import PureLendingStrategy
-from .params import BasisParams, LendingParams, StrategyParams, derive_margin_buffer
+from .params import BasisParams, LendingParams, StakingParams, StrategyParams, derive_margin_buffer
 from .registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
+from .staking import StakingStrategy
 from .view import Target, View
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "EthBasisStrategy",
     "LendingParams",
     "PureLendingStrategy",
+    "StakingParams",
+    "StakingStrategy",
     "Strategy",
     "StrategyParams",
     "Target",

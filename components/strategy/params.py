@@ -93,6 +93,19 @@ class LendingParams(StrategyParams):
             )
 
 
+@dataclass(frozen=True, kw_only=True)
+class StakingParams(StrategyParams):
+    """Stake the share-class ETH into one liquid staking token."""
+
+    token: str = "weETH"
+    """The liquid staking token held (its venue stakes ETH into it)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.share_class != "ETH":
+            raise ValueError(f"a staking strategy stakes ETH equity, got share class {self.share_class}")
+
+
 def derive_margin_buffer(margin_warning: float, adverse_move: float) -> float:
     """Margin per unit of perp notional that keeps a fresh short above ``margin_warning`` through a price
     rise of ``adverse_move`` (a fraction).

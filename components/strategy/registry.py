@@ -15,11 +15,13 @@ from .base import Strategy
 from .basis import BtcBasisStrategy, EthBasisStrategy
 from .lending import PureLendingStrategy
 from .params import StrategyParams
+from .staking import StakingStrategy
 
 STRATEGIES: dict[str, type[Strategy[Any]]] = {
     "pure_lending_usdt": PureLendingStrategy,
     "btc_basis": BtcBasisStrategy,
     "eth_basis": EthBasisStrategy,
+    "eth_staking_only": StakingStrategy,
 }
 
 

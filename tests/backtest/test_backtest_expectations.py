@@ -105,3 +105,32 @@ def test_eth_basis_reports_in_eth(full_runs: dict[str, FullRun]) -> None:
     assert len(started) == 1 and started[0].share_class == "ETH"  # type: ignore[attr-defined]
     # The funding attribution is in ETH: tens of thousands of USDT of funding are a few ETH.
     assert 0.0 < summary["attribution"]["funding"] < 0.1 * summary["initial_equity"]
+
+
+def test_staking_earns_the_exchange_rate_growth_of_its_token(full_runs: dict[str, FullRun]) -> None:
+    """eth_staking_only: the ETH staked at the weETH/ETH rate in force grows with that rate; the staking
+    attribution is capital × (last rate of the window / rate at the stake − 1), within 1 bp of equity."""
+    run = full_runs["eth_staking_only"]
+    summary = run.summary
+    start, end = utc_ns(summary["start"]), utc_ns(summary["end"])
+    stakes = [
+        (m.ts, c.delta)
+        for _, _, m in read_log(run.store_url, run.run_id, "evt.etherfi.filled")
+        if isinstance(m, InstructionFilled)
+        for c in m.changes
+        if c.instrument == "wallet:BaseToken:ETH" and c.delta < -1.0
+    ]
+    assert len(stakes) == 1, f"expected one stake, the log has {stakes}"
+    staked_at, staked = stakes[0]
+    assert start <= staked_at < end and -staked == pytest.approx(summary["initial_equity"], rel=1e-12)
+
+    rows = read_rows("aave_v3/oracle_weeth_eth_daily.csv")
+    rates = [(utc_ns(r["timestamp"]), float(r["price_eth"])) for r in rows]
+    at_stake = [v for ts, v in rates if ts <= staked_at][-1]
+    last = [v for ts, v in rates if ts < end][-1]
+    expected = -staked * (last / at_stake - 1.0)
+
+    attribution = summary["attribution"]
+    assert abs(attribution["staking"] - expected) <= 1e-4 * summary["final_equity"], (attribution, expected)
+    assert attribution["funding"] == attribution["lending_interest"] == attribution["trading_fees"] == 0.0
+    assert attribution["gas"] < 0.0 and abs(attribution["price"]) < 1e-6  # ETH equity: only the gas ETH

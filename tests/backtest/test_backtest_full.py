@@ -22,8 +22,18 @@ from backtestutil import (
     utc_ns,
 )
 
-SHARE_CLASS = {"pure_lending_usdt": "USDT", "btc_basis": "USDT", "eth_basis": "ETH"}
-INITIAL_CAPITAL = {"pure_lending_usdt": 100_000.0, "btc_basis": 100_000.0, "eth_basis": 100.0}
+SHARE_CLASS = {
+    "pure_lending_usdt": "USDT",
+    "btc_basis": "USDT",
+    "eth_basis": "ETH",
+    "eth_staking_only": "ETH",
+}
+INITIAL_CAPITAL = {
+    "pure_lending_usdt": 100_000.0,
+    "btc_basis": 100_000.0,
+    "eth_basis": 100.0,
+    "eth_staking_only": 100.0,
+}
 """``initial_capital`` of each mode's YAML, in its share class."""
 
 SERIES = {
@@ -50,6 +60,11 @@ SERIES = {
         "cex/binance/ETHUSDT_funding.csv",
         "cex/bybit/ETHUSDT_funding.csv",
         "cex/okx/ETHUSDT_funding.csv",
+        "gas/ethereum_gas_1h.csv.gz",
+    ],
+    "eth_staking_only": [
+        "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "aave_v3/oracle_weeth_eth_daily.csv",
         "gas/ethereum_gas_1h.csv.gz",
     ],
 }

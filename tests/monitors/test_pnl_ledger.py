@@ -172,6 +172,31 @@ def test_gas_is_split_from_the_rest_of_an_on_chain_fill() -> None:
     assert ledger.equity == 2.0546875 and ledger.remainder == 0.0
 
 
+@pytest.mark.parametrize("share_class", ["USDT", "ETH"])
+def test_an_exchange_rate_move_is_staking_and_the_eth_move_is_price(share_class: str) -> None:
+    """A token valued at rate × ETH: q × unit now × (1 − rate then / rate now) is staking, the rest price;
+    an aToken and a debt of the token are split the same way."""
+    t1, t2 = H, 2 * H
+    messages: list[Message] = [
+        *market(t1, 64000.0, 64000.0, 2048.0),
+        lst(t1, "weETH", 1.0),
+        ClockTicked(id="c1", ts=t1),
+        flow(t1, "deposit", 8.0, "wallet:BaseToken:weETH", asset="weETH"),
+        flow(t1, "deposit", 4.0, "aave_v3:aToken:aweETH", asset="weETH"),
+        flow(t1, "deposit", 2.0, "aave_v3:debtToken:debtweETH", asset="weETH"),  # valued at −rate × ETH
+        *market(t2, 64000.0, 64000.0, 4096.0),
+        lst(t2, "weETH", 1.25),
+        ClockTicked(id="c2", ts=t2),
+    ]
+    ledger = run_ledger(messages, share_class)
+    held = 8.0 + 4.0 - 2.0  # weETH
+    eth = 4096.0 if share_class == "USDT" else 1.0  # one ETH now, in the share class
+    then = 2048.0 if share_class == "USDT" else 1.0
+    assert ledger.attribution["staking"] == pytest.approx(held * (1.25 - 1.0) * eth, rel=1e-12)
+    assert ledger.attribution["price"] == pytest.approx(held * 1.0 * (eth - then), rel=1e-12, abs=1e-12)
+    assert abs(ledger.remainder) <= 1e-12 * ledger.equity
+
+
 def test_settlements_liquidations_and_borrow_cost() -> None:
     t1 = H
     prices = PriceBook()

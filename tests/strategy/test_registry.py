@@ -13,6 +13,8 @@ from basis.components.strategy import (
     EthBasisStrategy,
     LendingParams,
     PureLendingStrategy,
+    StakingParams,
+    StakingStrategy,
     UnknownStrategy,
     create_strategy,
     strategy_class,
@@ -25,9 +27,11 @@ def test_every_mode_name_maps_to_its_class() -> None:
         "pure_lending_usdt": PureLendingStrategy,
         "btc_basis": BtcBasisStrategy,
         "eth_basis": EthBasisStrategy,
+        "eth_staking_only": StakingStrategy,
     }
     with pytest.raises(
-        UnknownStrategy, match="no strategy for mode 'eth_leveraged'; known: btc_basis, eth_basis"
+        UnknownStrategy,
+        match="no strategy for mode 'eth_leveraged'; known: btc_basis, eth_basis, eth_staking_only",
     ):
         strategy_class("eth_leveraged")
 
@@ -51,6 +55,8 @@ def test_parameters_from_the_mode_configuration(mode: str) -> None:
         assert params.margin_buffer == pytest.approx(0.30 + 0.10 * 1.30)
         assert router.actions.venues["hedge"] == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
         assert router.actions.venues["spot"] == {"binance": 1.0}
+    elif isinstance(params, StakingParams):
+        assert params.token == "weETH" and router.actions.venues["staking"] == {"etherfi": 1.0}
     else:
         assert isinstance(params, LendingParams) and (params.asset, params.venue) == ("USDT", "aave_v3")
         assert "hedge" not in router.actions.venues and router.actions.venues["lending"] == {"aave_v3": 1.0}
