@@ -7,17 +7,23 @@ from venueutil import HOUR, Harness, changes
 
 from basis.bus.messages import (
     Borrow,
+    ClockTicked,
     InstructionFilled,
     InvestorDeposit,
     Liquidated,
     OraclePrice,
     Repay,
+    ReserveState,
     Settled,
     Supply,
     Withdraw,
 )
 from basis.venues.simulated import RiskParams, SimulatedAave, SimulatedWallet
-from basis.venues.simulated.aave import AaveAccount
+from basis.venues.simulated.aave import (
+    AaveAccount,
+    calculate_compounded_interest,
+    calculate_linear_interest,
+)
 
 approx = pytest.approx
 GWEI = 20.0
@@ -239,3 +245,147 @@ def test_account_risk_parameters_per_asset() -> None:
     assert account.params("USDT").ltv == 0.0
     assert account.params("DAI").liquidation_threshold == 0.85
     assert AaveAccount().params("weETH").liquidation_bonus == 0.05
+
+
+# --- accrual between snapshots, as the Pool computes it ------------------------------------------------
+
+YEAR_S = 365 * 86_400  # MathUtils.SECONDS_PER_YEAR
+
+
+async def snapshot(
+    h: Harness, asset: str, index: float, borrow_index: float, rate: float, borrow_rate: float, price: float
+) -> ReserveState:
+    return await h.send(
+        ReserveState,
+        venue="aave_v3",
+        asset=asset,
+        liquidity_index=index,
+        variable_borrow_index=borrow_index,
+        liquidity_rate=rate,
+        variable_borrow_rate=borrow_rate,
+        price_usd=price,
+    )
+
+
+def linear(rate: float, seconds: int) -> float:
+    """calculateLinearInterest, written out."""
+    return 1.0 + rate * seconds / YEAR_S
+
+
+def binomial(rate: float, seconds: int) -> float:
+    """calculateCompoundedInterest, written out: 1 + n·x + n(n−1)/2·x² + n(n−1)(n−2)/6·x³, x = rate / year."""
+    n, x = seconds, rate / YEAR_S
+    return 1.0 + n * x + n * (n - 1) / 2 * x**2 + n * (n - 1) * (n - 2) / 6 * x**3
+
+
+async def test_an_intraday_deposit_accrues_from_its_own_hour(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "USDT", 5_000.0)
+    await snapshot(h, "USDT", 1.05, 1.08, 0.05, 0.07, 1.0)  # 00:00
+    for _ in range(13):
+        await h.advance(HOUR)
+    assert not h.of(Settled)  # nothing supplied, nothing published
+
+    supply = await h.instruct("aave_v3", Supply(asset="USDT", amount=1_000.0))  # 13:00
+    at_13 = 1.05 * linear(0.05, 13 * 3_600)
+    scaled = 1_000.0 / at_13
+    assert aave.account.supplied["USDT"].scaled == approx(scaled, rel=1e-15)
+    assert changes(h.filled(supply))[1] == ("aave_v3:aToken:aUSDT", 1_000.0, 0.0)
+
+    await h.advance(HOUR)  # 14:00: one hour of interest, not fourteen
+    (first,) = h.of(Settled)
+    assert (first.kind, first.instrument, first.asset) == ("lending_interest", "aave_v3:aToken:aUSDT", "USDT")
+    at_14 = 1.05 * linear(0.05, 14 * 3_600)
+    assert first.amount == approx(scaled * at_14 - 1_000.0, rel=1e-9)
+    assert first.amount == approx(1_000.0 * 0.05 * 3_600 / YEAR_S / linear(0.05, 13 * 3_600), rel=1e-9)
+    assert first.amount == approx(0.005707, abs=1e-6)  # 1,000 × 5 % for one hour
+    assert aave.account.supply_balance("USDT") == approx(scaled * at_14, rel=1e-15)
+
+    for _ in range(9):  # 15:00 .. 23:00: one accrual each hour
+        await h.advance(HOUR)
+    assert len(h.of(Settled)) == 10
+    at_23 = 1.05 * linear(0.05, 23 * 3_600)
+    assert sum(s.amount for s in h.of(Settled)) == approx(scaled * at_23 - 1_000.0, rel=1e-9)
+
+    # the next snapshot's index wins: the difference to the computed one is booked as interest
+    await h.advance(HOUR)  # 24:00, the tick's accrual, then the snapshot of the same time
+    state = await snapshot(h, "USDT", 1.0502, 1.0803, 0.04, 0.06, 1.0)
+    correction = h.of(Settled)[-1]
+    assert correction.causation_id == state.id
+    assert correction.amount == approx(scaled * (1.0502 - 1.05 * linear(0.05, 86_400)), rel=1e-9)
+    assert sum(s.amount for s in h.of(Settled)) == approx(scaled * 1.0502 - 1_000.0, rel=1e-12)
+    assert aave.balances() == {"aave_v3:aToken:aUSDT": approx(scaled * 1.0502, rel=1e-15)}
+    assert h.book("aave_v3:") == {"aave_v3:aToken:aUSDT": approx(scaled * 1.0502, rel=1e-15)}
+
+
+async def test_debt_compounds_with_the_binomial_expansion_and_repay_uses_its_own_time(h: Harness) -> None:
+    aave = await setup(h, accrual_interval_s=6 * 3_600.0)
+    await fund(h, "ETH", 10.0)
+    await fund(h, "USDT", 100.0)
+    await snapshot(h, "WETH", 1.0, 1.0, 0.0, 0.0, 3_000.0)
+    await snapshot(h, "USDT", 1.04, 1.2, 0.08, 0.40, 1.0)  # 00:00
+    await h.instruct("aave_v3", Supply(asset="ETH", amount=10.0))
+    await h.advance(3 * HOUR)
+    await h.instruct("aave_v3", Borrow(asset="USDT", amount=10_000.0))  # 03:00
+    scaled = 10_000.0 / (1.2 * binomial(0.40, 3 * 3_600))
+    assert aave.account.debt["USDT"].scaled == approx(scaled, rel=1e-15)
+
+    await h.advance(3 * HOUR)  # 06:00, the first tick of a 6-hour accrual period
+    (cost,) = h.of(Settled)
+    assert (cost.kind, cost.instrument) == ("borrow_cost", "aave_v3:debtToken:debtUSDT")
+    assert cost.amount == approx(scaled * 1.2 * binomial(0.40, 6 * 3_600) - 10_000.0, rel=1e-9)
+    exact = 10_000.0 * (1.0 + 0.40 / YEAR_S) ** (3 * 3_600) - 10_000.0  # the exact power pays a hair more
+    assert 0.0 < exact - cost.amount < 1e-6 and cost.amount == approx(exact, rel=1e-6)
+
+    await h.advance(HOUR)  # 07:00: inside the period, nothing published
+    assert len(h.of(Settled)) == 1
+    # a repay in the middle of the period first books the debt up to its own time, then repays all of it
+    repay = await h.instruct("aave_v3", Repay(asset="USDT", amount=20_000.0))
+    owed = scaled * 1.2 * binomial(0.40, 7 * 3_600)
+    assert h.of(Settled)[-1].causation_id == repay.id
+    assert h.of(Settled)[-1].amount == approx(owed - scaled * 1.2 * binomial(0.40, 6 * 3_600), rel=1e-9)
+    assert changes(h.filled(repay))[:2] == [
+        ("wallet:BaseToken:USDT", approx(-owed, rel=1e-12), 0.0),
+        ("aave_v3:debtToken:debtUSDT", approx(-owed, rel=1e-12), 0.0),
+    ]
+    await h.advance(6 * HOUR)
+    assert len(h.of(Settled)) == 2  # nothing left to accrue
+    assert h.book("aave_v3:") == {"aave_v3:aToken:aWETH": 10.0}
+
+
+async def test_health_factor_and_liquidation_use_the_accrued_debt(h: Harness) -> None:
+    aave = await setup(h)
+    await fund(h, "ETH", 10.0)
+    await snapshot(h, "WETH", 1.0, 1.0, 0.0, 0.0, 3_000.0)
+    await snapshot(h, "USDT", 1.0, 1.0, 0.0, 1.0, 1.0)  # 100 % a year on variable debt
+    await h.instruct("aave_v3", Supply(asset="ETH", amount=10.0))
+    await h.instruct("aave_v3", Borrow(asset="USDT", amount=24_000.0))  # HF = 25,500 / 24,000
+    await h.advance(HOUR)
+    assert not h.of(Liquidated)
+
+    days = 30 * 86_400  # no new snapshot: the debt compounds from the last one's rate
+    h.clock.advance_to(h.clock.now_ns() + days * 1_000_000_000 - HOUR)
+    await h.send(ClockTicked)
+    debt = 24_000.0 * binomial(1.0, days)
+    assert debt > 25_500.0
+    assert h.of(Settled)[-1].amount == approx(debt - 24_000.0 * binomial(1.0, 3_600), rel=1e-9)
+    (liquidation,) = h.of(Liquidated)
+    repaid = 0.5 * debt
+    assert changes(liquidation) == [
+        ("aave_v3:debtToken:debtUSDT", approx(-repaid, rel=1e-12), 1.0),
+        ("aave_v3:aToken:aWETH", approx(-repaid * 1.05 / 3_000.0, rel=1e-12), 3_000.0),
+    ]
+    assert aave.account.health_factor() == approx(
+        (10.0 - repaid * 1.05 / 3_000.0) * 3_000.0 * 0.85 / (debt - repaid), rel=1e-12
+    )
+
+
+def test_the_pool_interest_formulas() -> None:
+    assert calculate_linear_interest(0.05, YEAR_S) == 1.05
+    assert calculate_compounded_interest(0.05, 0) == 1.0
+    assert calculate_compounded_interest(0.05, 1) == 1.0 + 0.05 / YEAR_S
+    assert calculate_compounded_interest(0.05, 2) == approx((1.0 + 0.05 / YEAR_S) ** 2, rel=1e-16)
+    # over a year the three terms fall short of e^0.05 by the missing fourth and later terms
+    year = calculate_compounded_interest(0.05, YEAR_S)
+    assert year == approx(1.0 + 0.05 + 0.05**2 / 2 + 0.05**3 / 6, rel=1e-9)
+    assert 0.0 < (1.0 + 0.05 / YEAR_S) ** YEAR_S - year < 0.05**4 / 24 * 1.01

@@ -1,14 +1,22 @@
 """Simulated AAVE v3 account: supply, withdraw, borrow and repay on scaled balances.
 
-Balances are kept as AAVE keeps them: ``scaled = amount / index`` at the latest ``ReserveState`` (liquidity
-index for aTokens, variable borrow index for debt). Booking (docs/accounting.md):
+Balances are kept as AAVE keeps them: ``scaled = amount / index`` with the index of the instruction's own
+time (liquidity index for aTokens, variable borrow index for debt), and a balance is ``scaled × index``.
+Between two ``ReserveState`` snapshots the indices move as the Pool computes them from the snapshot's
+current rates (:class:`Reserve`): ``getNormalizedIncome`` (linear in the liquidity rate) and
+``getNormalizedDebt`` (the 3-term binomial expansion of compounding the variable borrow rate per second).
+At a snapshot the index from the data replaces the computed one. Booking (docs/accounting.md):
 
 * supply ``x``: ``wallet:BaseToken:<A> −x``, ``aave_v3:aToken:a<A> +x``, gas;
 * withdraw ``x``: ``aToken −x``, ``wallet +x``, gas; borrow ``x``: ``debtToken +x``, ``wallet +x``, gas;
   repay ``x``: ``wallet −x``, ``debtToken −x``, gas (``x`` capped at the debt);
-* on each ``ReserveState``: ``Settled(kind="lending_interest", instrument=aToken, amount=scaled × new
-  liquidity index − previous balance)`` and ``Settled(kind="borrow_cost", instrument=debtToken, amount=scaled
-  debt × new borrow index − previous debt)`` (> 0 as the debt grows).
+* accrual: ``Settled(kind="lending_interest", instrument=aToken, amount=scaled × normalized income now −
+  balance booked so far)`` and ``Settled(kind="borrow_cost", instrument=debtToken, amount=scaled debt ×
+  normalized debt now − debt booked so far)`` (> 0 as the debt grows). The gateway books it at the first
+  ``ClockTicked`` of every ``accrual_interval_s`` (hourly by default, on the multiples of the interval
+  since the epoch), at every ``ReserveState`` of the reserve (so the snapshot's index wins and the
+  difference is interest), and before every instruction it executes (as the Pool's ``updateState``);
+  an accrual that changes nothing beyond float dust is not published.
 
 The wallet side follows the ETH/WETH rule of :mod:`basis.venues.simulated.onchain`: the WETH reserve
 (``ETH`` and ``WETH`` both name it) takes and returns ``wallet:BaseToken:ETH``.
@@ -18,7 +26,8 @@ Risk: collateral and debt are valued with the AAVE oracle prices (``ReserveState
 another asset, e.g. weETH in ETH, is multiplied by that asset's USD price). Each collateral has a loan to
 value (LTV), a liquidation threshold (LT) and a liquidation bonus: the standard parameters, or in
 efficiency mode (``emode=True``, or a ``SetEMode`` instruction for ``emode_category``) the eMode
-parameters for the ETH-correlated assets, where only ETH-correlated assets may be borrowed. Borrowing or withdrawing is refused when debt would exceed Σ
+parameters for the ETH-correlated assets, where only ETH-correlated assets may be borrowed. Balances at risk
+are the accrued ones (``scaled × index now``). Borrowing or withdrawing is refused when debt would exceed Σ
 collateral × LTV. Health factor = Σ collateral × LT / debt. When it falls below 1 a liquidator repays
 ``close_factor`` of the largest debt and seizes collateral (the largest) worth the repaid value × (1 +
 bonus). Liquidation is evaluated once every price of a timestamp has been applied: at the first
@@ -42,6 +51,7 @@ from basis.bus.messages import (
     Borrow,
     ClockTicked,
     Fill,
+    Instruction,
     Message,
     OraclePrice,
     Repay,
@@ -97,6 +107,73 @@ DEFAULT_GAS: dict[str, int] = {
 EMODE_ETH_CATEGORY = 1
 """AAVE v3 Ethereum's eMode category id of the ETH-correlated assets."""
 
+SECONDS_PER_YEAR = 365 * 86_400
+"""``MathUtils.SECONDS_PER_YEAR`` (leap years ignored)."""
+NS_PER_S = 1_000_000_000
+DUST = 1e-12
+"""Relative size of an accrual too small to publish (float rounding of ``scaled × index``)."""
+
+
+def calculate_linear_interest(rate: float, seconds: int) -> float:
+    """``MathUtils.calculateLinearInterest``: ``1 + rate × Δt / SECONDS_PER_YEAR`` (``rate`` an APR fraction)."""
+    return 1.0 + rate * seconds / SECONDS_PER_YEAR
+
+
+def calculate_compounded_interest(rate: float, seconds: int) -> float:
+    """``MathUtils.calculateCompoundedInterest``: ``(1 + rate / SECONDS_PER_YEAR) ^ Δt`` by its binomial
+    expansion to the third term, ``1 + n·x + n(n−1)/2·x² + n(n−1)(n−2)/6·x³`` with ``n = Δt`` in seconds
+    and ``x = rate / SECONDS_PER_YEAR`` (slightly under the exact power, as on chain)."""
+    if seconds <= 0:
+        return 1.0
+    x = rate / SECONDS_PER_YEAR
+    n = seconds
+    second = n * (n - 1) * x * x / 2.0
+    third = n * (n - 1) * max(n - 2, 0) * x * x * x / 6.0
+    return 1.0 + n * x + second + third
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """One reserve as of its latest snapshot: indices at ``ts`` and the rates in force from then on.
+
+    Indices are floats (ray / 1e27), rates APR fractions (ray / 1e27: 0.05 is 5 % a year), as
+    :class:`~basis.bus.messages.ReserveState` carries them.
+    """
+
+    ts: int
+    liquidity_index: float
+    variable_borrow_index: float
+    liquidity_rate: float
+    variable_borrow_rate: float
+
+    @classmethod
+    def of(cls, state: ReserveState) -> Reserve:
+        return cls(
+            state.ts,
+            state.liquidity_index,
+            state.variable_borrow_index,
+            state.liquidity_rate,
+            state.variable_borrow_rate,
+        )
+
+    def elapsed(self, now: int) -> int:
+        """Whole seconds from the snapshot to ``now`` (block timestamps are whole seconds; never < 0)."""
+        return max(0, (now - self.ts) // NS_PER_S)
+
+    def normalized_income(self, now: int) -> float:
+        """``ReserveLogic.getNormalizedIncome``: liquidity index × ``calculateLinearInterest``."""
+        seconds = self.elapsed(now)
+        if seconds == 0:
+            return self.liquidity_index
+        return calculate_linear_interest(self.liquidity_rate, seconds) * self.liquidity_index
+
+    def normalized_debt(self, now: int) -> float:
+        """``ReserveLogic.getNormalizedDebt``: variable borrow index × ``calculateCompoundedInterest``."""
+        seconds = self.elapsed(now)
+        if seconds == 0:
+            return self.variable_borrow_index
+        return calculate_compounded_interest(self.variable_borrow_rate, seconds) * self.variable_borrow_index
+
 
 @dataclass(frozen=True, slots=True)
 class Accrual:
@@ -136,18 +213,24 @@ class _Position:
         self.booked += amount
 
     def remove(self, amount: float, index: float) -> None:
-        if amount >= self.booked:
-            self.scaled = self.booked = 0.0
+        """Take ``amount`` out at ``index``; at or above the balance (``scaled × index``) it empties the
+        position (interest not booked yet stays owed to the book: :meth:`accrue` books it)."""
+        booked = self.booked - amount
+        if amount >= self.scaled * index:
+            self.scaled = 0.0
+            if abs(booked) <= DUST * amount:
+                booked = 0.0
         else:
             self.scaled -= amount / index
-            self.booked -= amount
+        self.booked = booked
 
     def accrue(self, index: float) -> float:
-        """Move the booked balance to ``scaled × index``; returns the growth."""
-        if self.scaled == 0.0:
-            return 0.0
+        """Move the booked balance to ``scaled × index``; returns the growth (0.0 for float dust, left
+        unbooked)."""
         balance = self.scaled * index
         growth = balance - self.booked
+        if abs(growth) <= DUST * abs(balance) or growth == 0.0:
+            return 0.0
         self.booked = balance
         return growth
 
@@ -175,29 +258,64 @@ class AaveAccount:
         self.emode_risk = emode_risk
         self.emode_assets = frozenset(emode_assets)
         self.close_factor = close_factor
-        self.liquidity_index: dict[str, float] = {}
-        self.borrow_index: dict[str, float] = {}
+        self.reserves: dict[str, Reserve] = {}
+        self.now = 0
+        """The time balances are valued at (ns): the latest clock tick, reserve state or instruction."""
         self.quotes: dict[str, tuple[int, float, str]] = {}
         self.supplied: dict[str, _Position] = {}
         self.debt: dict[str, _Position] = {}
 
     # --- market data -------------------------------------------------------------------------------
 
+    def advance(self, now: int) -> None:
+        """Value balances at ``now`` from here on (time never goes back)."""
+        if now > self.now:
+            self.now = now
+
     def on_reserve(self, state: ReserveState) -> list[Accrual]:
-        """Apply new indices (and the oracle price); returns the interest credited and the debt growth."""
+        """Apply a snapshot (indices, rates, oracle price); returns the reserve's accrual up to now with the
+        snapshot's indices, which replace the ones computed since the previous snapshot."""
         asset = state.asset
-        self.liquidity_index[asset] = state.liquidity_index
-        self.borrow_index[asset] = state.variable_borrow_index
+        self.reserves[asset] = Reserve.of(state)
+        self.advance(state.ts)
         if state.price_usd > 0.0:
             self._quote(asset, state.ts, state.price_usd, USD)
+        return self._accrue(asset)
+
+    def accrue(self) -> list[Accrual]:
+        """Book every position up to now: the interest credited and the debt growth since last booked."""
         out: list[Accrual] = []
-        growth = self.supplied[asset].accrue(state.liquidity_index) if asset in self.supplied else 0.0
-        if growth:
-            out.append(Accrual("lending_interest", keys.a_token(asset, self.venue), growth, asset))
-        growth = self.debt[asset].accrue(state.variable_borrow_index) if asset in self.debt else 0.0
-        if growth:
-            out.append(Accrual("borrow_cost", keys.debt_token(asset, self.venue), growth, asset))
+        for asset in self.reserves:
+            if asset in self.supplied or asset in self.debt:
+                out += self._accrue(asset)
         return out
+
+    def _accrue(self, asset: str) -> list[Accrual]:
+        out: list[Accrual] = []
+        supplied, debt = self.supplied.get(asset), self.debt.get(asset)
+        if supplied is not None:
+            growth = supplied.accrue(self.income(asset))
+            if growth:
+                out.append(Accrual("lending_interest", keys.a_token(asset, self.venue), growth, asset))
+        if debt is not None:
+            growth = debt.accrue(self.debt_index(asset))
+            if growth:
+                out.append(Accrual("borrow_cost", keys.debt_token(asset, self.venue), growth, asset))
+        return out
+
+    def income(self, asset: str) -> float:
+        """The reserve's normalized income (liquidity index) now."""
+        return self._reserve(asset).normalized_income(self.now)
+
+    def debt_index(self, asset: str) -> float:
+        """The reserve's normalized variable debt (variable borrow index) now."""
+        return self._reserve(asset).normalized_debt(self.now)
+
+    def _reserve(self, asset: str) -> Reserve:
+        reserve = self.reserves.get(asset)
+        if reserve is None:
+            raise NoMarketData(f"no reserve state for {asset} on {self.venue} yet")
+        return reserve
 
     def on_oracle(self, price: OraclePrice) -> None:
         self._quote(reserve_asset(price.asset), price.ts, price.price, price.quote)
@@ -225,24 +343,35 @@ class AaveAccount:
         return self.risk.get(asset, self.standard)
 
     def supply_balance(self, asset: str) -> float:
-        position = self.supplied.get(reserve_asset(asset))
-        return position.booked if position else 0.0
+        """The aToken balance now: scaled × normalized income."""
+        reserve = reserve_asset(asset)
+        position = self.supplied.get(reserve)
+        return position.scaled * self.income(reserve) if position and position.scaled else 0.0
 
     def debt_balance(self, asset: str) -> float:
-        position = self.debt.get(reserve_asset(asset))
-        return position.booked if position else 0.0
+        """The variable debt now: scaled × normalized debt."""
+        reserve = reserve_asset(asset)
+        position = self.debt.get(reserve)
+        return position.scaled * self.debt_index(reserve) if position and position.scaled else 0.0
+
+    def supplies(self) -> dict[str, float]:
+        """Every supply balance now, by reserve."""
+        return {a: p.scaled * self.income(a) for a, p in self.supplied.items() if p.scaled}
+
+    def debts(self) -> dict[str, float]:
+        """Every debt now, by reserve."""
+        return {a: p.scaled * self.debt_index(a) for a, p in self.debt.items() if p.scaled}
 
     def collateral_value(self, weight: str = "") -> float:
         """Σ collateral in USD, weighted by ``"ltv"`` or ``"liquidation_threshold"`` when asked."""
         total = 0.0
-        for asset, position in self.supplied.items():
-            if position.booked:
-                factor = getattr(self.params(asset), weight) if weight else 1.0
-                total += position.booked * self.price(asset) * factor
+        for asset, balance in self.supplies().items():
+            factor = getattr(self.params(asset), weight) if weight else 1.0
+            total += balance * self.price(asset) * factor
         return total
 
     def debt_value(self) -> float:
-        return sum(p.booked * self.price(a) for a, p in self.debt.items() if p.booked)
+        return sum(balance * self.price(a) for a, balance in self.debts().items())
 
     def health_factor(self) -> float:
         debt = self.debt_value()
@@ -254,12 +383,12 @@ class AaveAccount:
         return debt / self.collateral_value() if debt else 0.0
 
     def _has_debt(self) -> bool:
-        return any(p.booked for p in self.debt.values())
+        return any(p.scaled for p in self.debt.values())
 
     # --- state -------------------------------------------------------------------------------------
 
     def snapshot(self) -> AccountState:
-        """The account's positions and mode as they are now (market data is not part of it)."""
+        """The account's positions and mode as they are now (market data and time are not part of it)."""
 
         def sides(table: dict[str, _Position]) -> dict[str, tuple[float, float]]:
             return {asset: (p.scaled, p.booked) for asset, p in table.items()}
@@ -280,15 +409,9 @@ class AaveAccount:
 
     # --- instructions ------------------------------------------------------------------------------
 
-    def _index(self, asset: str, table: dict[str, float]) -> float:
-        index = table.get(asset)
-        if index is None:
-            raise NoMarketData(f"no reserve state for {asset} on {self.venue} yet")
-        return index
-
     def supply(self, asset: str, amount: float, gas_eth: float) -> Execution:
         reserve, amount = reserve_asset(asset), positive(amount, "amount")
-        index = self._index(reserve, self.liquidity_index)
+        index = self.income(reserve)
         self.supplied.setdefault(reserve, _Position()).add(amount, index)
         return self._execution(
             Fill(instrument=wallet_key(asset), delta=-amount),
@@ -298,7 +421,7 @@ class AaveAccount:
 
     def withdraw(self, asset: str, amount: float, gas_eth: float) -> Execution:
         reserve, amount = reserve_asset(asset), positive(amount, "amount")
-        index = self._index(reserve, self.liquidity_index)
+        index = self.income(reserve)
         balance = self.supply_balance(reserve)
         if amount > balance * (1.0 + EPS):
             raise InsufficientBalance(f"withdraw {amount:g} {reserve}: supplied {balance:g}")
@@ -316,7 +439,7 @@ class AaveAccount:
 
     def borrow(self, asset: str, amount: float, gas_eth: float) -> Execution:
         reserve, amount = reserve_asset(asset), positive(amount, "amount")
-        index = self._index(reserve, self.borrow_index)
+        index = self.debt_index(reserve)
         if self.emode and reserve not in self.emode_assets:
             raise EModeViolation(f"{reserve} cannot be borrowed in efficiency mode")
         debt_after = self.debt_value() + amount * self.price(reserve)
@@ -340,7 +463,7 @@ class AaveAccount:
             )
         enter = category != 0
         if enter:
-            outside = sorted(a for a, p in self.debt.items() if p.booked and a not in self.emode_assets)
+            outside = sorted(a for a, p in self.debt.items() if p.scaled and a not in self.emode_assets)
             if outside:
                 raise EModeViolation(f"{', '.join(outside)} borrowed: outside eMode category {category}")
         previous, self.emode = self.emode, enter
@@ -360,7 +483,7 @@ class AaveAccount:
     def repay(self, asset: str, amount: float, gas_eth: float) -> Execution:
         reserve = reserve_asset(asset)
         amount = self.repay_amount(asset, amount)
-        index = self._index(reserve, self.borrow_index)
+        index = self.debt_index(reserve)
         self.debt[reserve].remove(amount, index)
         return self._execution(
             Fill(instrument=wallet_key(asset), delta=-amount),
@@ -381,8 +504,10 @@ class AaveAccount:
         try:
             if self.health_factor() >= 1.0:
                 return None
-            debts = {a: p.booked * self.price(a) for a, p in self.debt.items() if p.booked > 0.0}
-            collateral = {a: p.booked * self.price(a) for a, p in self.supplied.items() if p.booked > 0.0}
+            debts = {a: balance * self.price(a) for a, balance in self.debts().items() if balance > 0.0}
+            collateral = {
+                a: balance * self.price(a) for a, balance in self.supplies().items() if balance > 0.0
+            }
         except NoPrice:
             return None
         if not collateral:
@@ -398,8 +523,8 @@ class AaveAccount:
             repaid_value = seized_value / (1.0 + bonus)
         repaid = repaid_value / debt_price
         seized = seized_value / coll_price
-        self.debt[debt_asset].remove(repaid, self.borrow_index[debt_asset])
-        self.supplied[coll_asset].remove(seized, self.liquidity_index[coll_asset])
+        self.debt[debt_asset].remove(repaid, self.debt_index(debt_asset))
+        self.supplied[coll_asset].remove(seized, self.income(coll_asset))
         changes = (
             Fill(instrument=keys.debt_token(debt_asset, self.venue), delta=-repaid, price=debt_price),
             Fill(instrument=keys.a_token(coll_asset, self.venue), delta=-seized, price=coll_price),
@@ -412,9 +537,11 @@ class AaveAccount:
 class SimulatedAave(OnChainGateway):
     """Gateway of a simulated AAVE v3 account: ``cmd.<venue>.{supply,withdraw,borrow,repay}``.
 
-    Consumes ``md.reserve.<venue>.*`` (indices, oracle price), ``md.price.<venue>.*`` (oracle prices),
-    ``md.gas.<chain>.gwei`` and ``sys.clock``; publishes fills, ``Settled`` interest / borrow cost and
-    ``Liquidated``. Supply and repay are refused when the wallet cannot fund them.
+    Consumes ``md.reserve.<venue>.*`` (indices, rates, oracle price), ``md.price.<venue>.*`` (oracle
+    prices), ``md.gas.<chain>.gwei`` and ``sys.clock``; publishes fills, ``Settled`` interest / borrow cost
+    and ``Liquidated``. Supply and repay are refused when the wallet cannot fund them. Accrual is booked
+    at the first tick of every ``accrual_interval_s`` (0: at every tick), at each reserve snapshot and
+    before each instruction (module docstring).
     """
 
     default_gas = DEFAULT_GAS
@@ -436,9 +563,12 @@ class SimulatedAave(OnChainGateway):
         emode_assets: Iterable[str] = ETH_CORRELATED,
         emode_category: int = EMODE_ETH_CATEGORY,
         close_factor: float = 0.5,
+        accrual_interval_s: float = 3_600.0,
         check_wallet_balance: bool = True,
         name: str = "",
     ) -> None:
+        if not (math.isfinite(accrual_interval_s) and accrual_interval_s >= 0.0):
+            raise ValueError(f"accrual_interval_s must be >= 0, got {accrual_interval_s}")
         super().__init__(
             bus,
             clock,
@@ -461,6 +591,9 @@ class SimulatedAave(OnChainGateway):
             close_factor=close_factor,
         )
         self._unchecked_ts: int | None = None
+        self._accrual_ns = max(1, round(accrual_interval_s * NS_PER_S))
+        self._accrual_period = -1
+        """The last accrual period (``ts // interval``) booked on a tick."""
 
     async def on_start_venue(self) -> None:
         await self.bus.subscribe(
@@ -478,6 +611,7 @@ class SimulatedAave(OnChainGateway):
 
     def perform(self, action: Action, wallet: Balances) -> Execution:
         account = self.account
+        account.advance(self.clock.now_ns())
         match action:
             case Supply(asset=asset, amount=amount):
                 self.require_wallet(asset, positive(amount, "amount"), wallet)
@@ -493,6 +627,12 @@ class SimulatedAave(OnChainGateway):
                 return account.set_emode(category, self.gas_cost("set_emode"))
         return super().perform(action, wallet)
 
+    async def execute(self, instruction: Instruction) -> None:
+        """Book the accrual up to now, then carry the instruction out at the indices of now."""
+        self.account.advance(self.clock.now_ns())
+        await self._publish(instruction, self.account.accrue())
+        await super().execute(instruction)
+
     def snapshot(self) -> AccountState:
         return self.account.snapshot()
 
@@ -502,11 +642,15 @@ class SimulatedAave(OnChainGateway):
 
     async def on_reserve(self, state: ReserveState) -> None:
         await self._evaluate_before(state)
-        for accrual in self.account.on_reserve(state):
+        await self._publish(state, self.account.on_reserve(state))
+        self._unchecked_ts = state.ts
+
+    async def _publish(self, cause: Message, accruals: list[Accrual]) -> None:
+        for accrual in accruals:
             await self.emit(
                 self.make(
                     Settled,
-                    cause=state,
+                    cause=cause,
                     venue=self.venue,
                     instrument=accrual.instrument,
                     kind=accrual.kind,
@@ -514,7 +658,6 @@ class SimulatedAave(OnChainGateway):
                     asset=accrual.asset,
                 )
             )
-        self._unchecked_ts = state.ts
 
     async def on_oracle(self, price: OraclePrice) -> None:
         await self._evaluate_before(price)
@@ -522,18 +665,34 @@ class SimulatedAave(OnChainGateway):
         self._unchecked_ts = price.ts
 
     def on_clock(self, tick: ClockTicked) -> Awaitable[None] | None:
-        """The liquidation check after updates (a coroutine for the bus to await only then)."""
-        if self._unchecked_ts is not None and tick.ts >= self._unchecked_ts:
-            return self.evaluate(tick)
+        """The accrual of a new period and the liquidation check after updates (a coroutine for the bus
+        to await only then)."""
+        period = tick.ts // self._accrual_ns
+        accrue = period > self._accrual_period
+        if accrue:
+            self._accrual_period = period
+        check = self._unchecked_ts is not None and tick.ts >= self._unchecked_ts
+        if (accrue and (self.account.supplied or self.account.debt)) or check:
+            return self._on_tick(tick, accrue, check)
         return None
+
+    async def _on_tick(self, tick: ClockTicked, accrue: bool, check: bool) -> None:
+        self.account.advance(tick.ts)
+        if accrue:
+            accruals = self.account.accrue()
+            await self._publish(tick, accruals)
+            check = check or any(a.kind == "borrow_cost" for a in accruals)  # the health factor fell
+        if check:
+            await self.evaluate(tick)
 
     async def _evaluate_before(self, message: Message) -> None:
         if self._unchecked_ts is not None and message.ts > self._unchecked_ts:
             await self.evaluate(message)
 
     async def evaluate(self, cause: Message) -> None:
-        """Run the liquidation check on the state as it is now."""
+        """Run the liquidation check on the state as it is at ``cause``'s time."""
         self._unchecked_ts = None
+        self.account.advance(cause.ts)
         liquidation = self.account.check_liquidation()
         if liquidation is not None:
             await self.liquidated(cause, liquidation.changes, liquidation.penalty, liquidation.penalty_asset)
