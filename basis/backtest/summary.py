@@ -33,7 +33,7 @@ from basis.components.feed import iso
 from basis.components.pnl_monitor import ATTRIBUTION_KEYS
 
 from .metrics import DAYS_PER_YEAR
-from .report import render
+from .report import write_report
 
 if TYPE_CHECKING:
     from .run import Backtest, Collector
@@ -129,7 +129,4 @@ def cost_to_yield(attribution: dict[str, float]) -> float | None:
 def write_outputs(out: Path, summary: dict[str, Any], collector: Collector, *, report: bool) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if report:
-        page = render(
-            summary, collector.metrics.samples, collector.instructions, collector.instructions_total
-        )
-        (out / "report.html").write_text(page, encoding="utf-8")
+        write_report(out, summary, collector.metrics.samples)
