@@ -10,7 +10,9 @@ A mode subclass implements three small hooks:
   toward a target with what is where now (``reduce_only``: only actions that shrink positions); each is
   sent to the execution router, which picks the venue by the action's type.
 
-and may add :meth:`Strategy.rebalance_triggers` (reasons to rebalance below the deviation threshold).
+and may add :meth:`Strategy.rebalance_triggers` (reasons to rebalance below the deviation threshold), or
+replace :meth:`Strategy.assess` (the target a decision aims for and the reasons to move toward it) when
+the deviation from a target recomputed at every price is not what should make it trade.
 
 The loop (on every ``PnlSnapshot``, i.e. once the tight loop position → exposure → risk → PnL has run):
 
@@ -366,10 +368,15 @@ class Strategy(Component, Generic[P]):
         self._due = False
         await self.decide(view, cause)
 
+    def assess(self, view: View) -> tuple[Target, list[Trigger]]:
+        """The target a decision aims for and the reasons to rebalance toward it now (none: hold). By
+        default the target for the deployable equity at the current prices and :meth:`triggers`."""
+        target = self.target(view, view.deployable_usd)
+        return target, self.triggers(view, target)
+
     async def decide(self, view: View, cause: Message) -> None:
         """Rebalance when a trigger fires, else sell dust, else hold."""
-        target = self.target(view, view.deployable_usd)
-        triggers = self.triggers(view, target)
+        target, triggers = self.assess(view)
         if not triggers:
             dust = self.dust_orders(view)
             if dust:
@@ -410,12 +417,22 @@ class Strategy(Component, Generic[P]):
             self._risk_cut_ns = now
 
     def triggers(self, view: View, target: Target) -> list[Trigger]:
-        found: list[Trigger] = []
+        found = self.deviation_triggers(view, target)
+        found += self.rebalance_triggers(view)
+        found += self.investor_triggers(view)
+        return found
+
+    def deviation_triggers(self, view: View, target: Target) -> list[Trigger]:
+        """The book further from ``target`` than ``position_deviation_threshold`` × equity."""
         gap, key = self.deviation(view, target)
         threshold = self.params.position_deviation_threshold
         if gap > threshold:
-            found.append(Trigger("deviation", f"deviation {gap:.2%} of equity at {key} > {threshold:.2%}"))
-        found += self.rebalance_triggers(view)
+            return [Trigger("deviation", f"deviation {gap:.2%} of equity at {key} > {threshold:.2%}")]
+        return []
+
+    def investor_triggers(self, view: View) -> list[Trigger]:
+        """Investor money moved (a deposit booked) or withdrawals are owed."""
+        found: list[Trigger] = []
         if self.flows_pending:
             found.append(Trigger("flows", "investor capital moved"))
         if len(self.withdrawals):

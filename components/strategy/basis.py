@@ -15,13 +15,39 @@ is topped up (an unrealised gain is not withdrawn). The same target serves the U
 (``btc_basis``: capital arrives as USDT) and the asset's own share class (``eth_basis``: capital arrives
 as ETH, part is sold for the USDT margin); equity is counted in the share class either way.
 
-Besides the deviation threshold, a venue whose margin ratio is at or below ``margin_warning`` triggers a
-rebalance: at the current price the target sells spot, buys back perps and moves the freed USDT to the
-venues that need it (through the wallet). See :mod:`.basis_plan` for how orders are sequenced.
+When it trades: on what matters, never on a price move alone. ``Q`` is set (sized) only when
+
+* investor money moved (a deposit booked, a withdrawal owed);
+* equity changed by more than ``position_deviation_threshold`` since the last sizing (funding earned, fees
+  paid, PnL; in the asset's share class also the USDT margin's value in the asset);
+* the margin of the hedge as a whole, Σ (USDT + PerpNotional + contracts × mark) over the venues (plus the
+  wallet's free USDT) ÷ Σ |contracts × mark|, leaves the margin band ``[margin_floor, margin_ceiling]``:
+  below it the short is too large for its collateral (the price rose), above it collateral lies idle (the
+  price fell). The band defaults to ``[(w + m) / 2, m + (m − w)]`` with ``w`` the risk
+  ``margin_ratio_warning`` and ``m`` the margin buffer: it holds the buffer a fresh short starts at and
+  ends halfway to the warning, so the strategy acts before the risk monitor warns.
+
+Between sizings the legs are held at ``Q`` units whatever the price does (``Q × P`` is no target: a
+hedged book's value does not move with the price), and the book is brought back to the target for ``Q``
+when
+
+* one venue's margin ratio leaves the band while the whole is inside it (collateral is moved);
+* the net delta, (units long − units short) × price ÷ equity, exceeds ``delta_band`` (half the risk
+  ``delta_drift_warning``);
+* a venue's short is off its ``hedge_allocation`` share of the hedge by more than
+  ``position_deviation_threshold`` of equity (the router splits every hedge order by allocation, so this
+  is repaired as the hedge is resized);
+* any key is further than ``position_deviation_threshold`` × equity from the target for ``Q`` (the steps of
+  an entry or of a margin rebalance that wait for funds);
+* a sizing is not complete: every decision after a sizing continues it until a plan has nothing to send.
+
+A risk override and a full exit size from the equity at the current price, as before. See
+:mod:`.basis_plan` for how orders are sequenced.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -47,6 +73,16 @@ _TargetKeys = tuple[
     tuple[tuple[str, float], ...], tuple[_CexKeys, ...], tuple[tuple[str, str], ...], frozenset[str]
 ]
 """Everything :meth:`BasisStrategy.target` sets, built once (see :meth:`BasisStrategy._target_keys`)."""
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The size the legs are held at (units of the asset) and the deployable equity (share-class units)
+    it was set for."""
+
+    size: float
+    equity: float
+
 
 ADVERSE_MOVE = 0.10
 """Price rise a fresh short survives before its venue reaches the margin warning (sizes the buffer)."""
@@ -77,6 +113,10 @@ class BasisStrategy(Strategy[BasisParams]):
             raise ValueError(
                 f"{self.mode} counts equity in {where}{expected}, got share class {p.share_class}"
             )
+        self.sizing: Sizing | None = None
+        """The size the legs are held at between sizings (None before the first decision)."""
+        self.settling = False
+        """A sizing whose plan has not yet come back empty."""
 
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
@@ -88,6 +128,7 @@ class BasisStrategy(Strategy[BasisParams]):
             margin_warning=warning,
             margin_buffer=derive_margin_buffer(warning, ADVERSE_MOVE),
             transfer_band=mode.transfer_band,
+            delta_band=mode.risk.delta_drift_warning / 2.0,
         )
         if mode.venues.spot is not None:
             fields["spot_venue"] = mode.venues.spot
@@ -166,8 +207,11 @@ class BasisStrategy(Strategy[BasisParams]):
         return perps, cex, wallet, legs
 
     def target(self, view: View, deployable_usd: float) -> Target:
+        return self.target_for_size(view, self.size_for(view, deployable_usd))
+
+    def target_for_size(self, view: View, size: float) -> Target:
+        """The target with ``size`` units long and short, margin and cash at the current marks."""
         p = self.params
-        size = self.size_for(view, deployable_usd)
         perps, cex, wallet, legs = self._target_keys
         positions: dict[str, float] = {self.spot_key: size}
         for perp_key, share in perps:
@@ -189,17 +233,111 @@ class BasisStrategy(Strategy[BasisParams]):
         size = max(view.qty(self.spot_key), self.hedge_size(view))
         return max(0.0, size) * view.price(self.params.asset) * (1.0 + self.params.margin_buffer)
 
-    def rebalance_triggers(self, view: View) -> list[Trigger]:
+    # --- when to trade ------------------------------------------------------------------------------
+
+    def assess(self, view: View) -> tuple[Target, list[Trigger]]:
+        """The target for the size ``Q`` and the reasons to move toward it (see the module docstring)."""
+        equity = view.deployable_usd / view.share_price
+        sizing = self.investor_triggers(view) + self.sizing_triggers(view, equity)
+        if sizing or self.sizing is None:
+            self.sizing = Sizing(self.size_for(view, view.deployable_usd), equity)
+            self.settling = bool(sizing)
+        target = self.target_for_size(view, self.sizing.size)
+        found = sizing + self.rebalance_triggers(view) + self.deviation_triggers(view, target)
+        if self.settling and not sizing:
+            found.append(
+                Trigger("sizing", f"completing the sizing to {self.sizing.size:.6g} {self.params.asset}")
+            )
+        return target, found
+
+    def sizing_triggers(self, view: View, equity: float) -> list[Trigger]:
+        """Equity moved past ``position_deviation_threshold`` since the last sizing, or the hedge's margin
+        as a whole left its band."""
         found: list[Trigger] = []
-        warning = self.params.margin_warning
-        for venue in self.params.allocation:
-            ratio = self.margin_ratio(view, venue)
-            if ratio is not None and ratio <= warning:
-                found.append(Trigger("margin", f"{venue} margin ratio {ratio:.4f} <= warning {warning:g}"))
+        threshold = self.params.position_deviation_threshold
+        sized = self.sizing
+        if sized is not None and sized.equity > 0.0:
+            change = equity / sized.equity - 1.0
+            if abs(change) > threshold:
+                found.append(
+                    Trigger(
+                        "equity",
+                        f"equity {equity:.6g} {view.share_class} moved {change:+.2%} since sized "
+                        f"(> {threshold:.2%})",
+                    )
+                )
+        ratio = self.hedge_margin_ratio(view)
+        low, high = self.params.margin_band
+        if ratio is not None and not low <= ratio <= high:
+            found.append(Trigger("margin", f"hedge margin ratio {ratio:.4f} outside [{low:.4g}, {high:.4g}]"))
         return found
 
+    def deviation_triggers(self, view: View, target: Target) -> list[Trigger]:
+        """A leg further from its size than ``position_deviation_threshold`` × equity (cash balances follow
+        the marks: the margin band decides when they move)."""
+        legs = Target(positions={k: target.get(k) for k in sorted(target.legs)}, legs=target.legs)
+        return super().deviation_triggers(view, legs)
+
+    def rebalance_triggers(self, view: View) -> list[Trigger]:
+        """A venue's margin outside its band, the net delta outside its band, a hedge split off its
+        allocation (each brings the book back to the target of the current size)."""
+        p = self.params
+        found: list[Trigger] = []
+        low = p.margin_band[0]
+        for venue in p.allocation:
+            ratio = self.margin_ratio(view, venue)
+            if ratio is not None and ratio < low:
+                found.append(Trigger("margin", f"{venue} margin ratio {ratio:.4f} below {low:.4g}"))
+        if view.equity_usd > 0.0:
+            price = view.price(p.asset)
+            drift = self.net_delta(view) * price / view.equity_usd
+            if abs(drift) > p.delta_band:
+                found.append(
+                    Trigger("delta", f"net delta {drift:+.2%} of equity outside ±{p.delta_band:.2%}")
+                )
+            hedge = self.hedge_size(view)
+            threshold = p.position_deviation_threshold
+            for venue, share in p.allocation.items():
+                off = abs(-view.qty(self.perp_key(venue)) - share * hedge) * price / view.equity_usd
+                if off > threshold:
+                    found.append(
+                        Trigger(
+                            "split",
+                            f"{venue} short {off:.2%} of equity off its {share:.0%} (> {threshold:.2%})",
+                        )
+                    )
+        return found
+
+    def net_delta(self, view: View) -> float:
+        """Units of the asset held (every account, net of what investors are owed in it) minus the short."""
+        p = self.params
+        held = sum(view.token(account, p.asset) for account in (p.wallet, *p.cex_venues))
+        if p.share_class == p.asset:
+            held -= view.withdrawing
+        return held - self.hedge_size(view)
+
+    def hedge_margin_ratio(self, view: View) -> float | None:
+        """Σ margin equity over the hedge venues (plus the wallet's free quote) ÷ Σ |notional|; None
+        without a short."""
+        p = self.params
+        equity, notional = 0.0, 0.0
+        for venue in p.allocation:
+            perp_key, notional_key, quote_key = self._venue_keys(venue)
+            contracts = view.qty(perp_key)
+            equity += view.qty(quote_key) + unrealised_usd(view, perp_key, notional_key)
+            notional += abs(contracts * view.unit_usd(perp_key))
+        if notional <= 0.0:
+            return None
+        wallet = view.token(p.wallet, p.quote)
+        if p.share_class == p.quote:
+            wallet -= view.withdrawing
+        return (equity + max(0.0, wallet)) / notional
+
     def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
-        return BasisPlanner(self, view, target, reduce_only=reduce_only).orders()
+        orders = BasisPlanner(self, view, target, reduce_only=reduce_only).orders()
+        if not orders and not reduce_only:
+            self.settling = False  # the sizing is complete: nothing left to send for it
+        return orders
 
 
 class BtcBasisStrategy(BasisStrategy):

@@ -149,6 +149,16 @@ class BasisParams(StrategyParams):
     cash is moved to or from it. Every transfer pays gas or a withdrawal fee, so small drifts wait until
     they are worth a transfer. Must stay below ``1 − margin_warning / margin_buffer`` so that a venue in
     margin warning always gets its top-up; withdrawals owed to investors are funded whatever the drift."""
+    delta_band: float = 0.015
+    """Net delta (units long − units short, valued at the asset's price) as a fraction of equity above which
+    the legs are brought back to their size (from a mode: half the risk ``delta_drift_warning``)."""
+    margin_floor: float | None = None
+    """Margin ratio below which a venue is out of its band (default: halfway between ``margin_warning``
+    and ``margin_buffer``, so the strategy acts before the risk monitor warns)."""
+    margin_ceiling: float | None = None
+    """Margin ratio of the hedge as a whole above which the trade is sized up again with the idle
+    collateral (default: none: after a fall the collateral above the buffer stays on the venues as the
+    reserve for the next rise, and the size follows equity)."""
     allocation: dict[str, float] = field(init=False)
     """The active allocation (weights > 0), normalised, in configuration order."""
 
@@ -174,6 +184,13 @@ class BasisParams(StrategyParams):
             raise ValueError(f"open_margin_ratio must be in (0, margin_buffer], got {self.open_margin_ratio}")
         if self.fee_buffer < 0:
             raise ValueError(f"fee_buffer must be >= 0, got {self.fee_buffer}")
+        _check_fraction("delta_band", self.delta_band)
+        low, high = self.margin_band
+        if not self.margin_warning <= low < self.margin_buffer < high:
+            raise ValueError(
+                f"the margin band ({low:g}, {high:g}) must hold margin_buffer ({self.margin_buffer:g}) and "
+                f"start at or above margin_warning ({self.margin_warning:g})"
+            )
         band_limit = 1.0 - self.margin_warning / self.margin_buffer
         if not (math.isfinite(self.transfer_band) and 0.0 <= self.transfer_band < band_limit):
             raise ValueError(
@@ -189,6 +206,14 @@ class BasisParams(StrategyParams):
     def symbol(self) -> str:
         """The spot and perp symbol, e.g. ``BTCUSDT``."""
         return f"{self.asset}{self.quote}"
+
+    @property
+    def margin_band(self) -> tuple[float, float]:
+        """``(floor, ceiling)`` of a venue's margin ratio (see ``margin_floor``, ``margin_ceiling``)."""
+        m, w = self.margin_buffer, self.margin_warning
+        low = (w + m) / 2.0 if self.margin_floor is None else self.margin_floor
+        high = math.inf if self.margin_ceiling is None else self.margin_ceiling
+        return low, high
 
     @property
     def opening_ratio(self) -> float:
