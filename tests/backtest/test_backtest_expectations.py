@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from backtestutil import Closes, FullRun, funding_rows, perp_marks, read_log, read_rows, utc_ns
+from backtestutil import (
+    HOUR_NS,
+    NS,
+    Closes,
+    FullRun,
+    funding_rows,
+    perp_marks,
+    read_log,
+    read_rows,
+    run_cli,
+    utc_ns,
+)
 
 from basis.bus.messages import FundingRate, InstructionFilled, Liquidated, Settled
 
@@ -17,16 +28,26 @@ HEDGE_VENUES = ("binance", "bybit", "okx")
 FUNDING_TOLERANCE = 0.005
 
 
-def test_pure_lending_grows_with_the_usdt_liquidity_index(full_runs: dict[str, FullRun]) -> None:
-    """Equity + what gas cost (the ETH payable, revalued: gas + its price effect) = capital × index ratio.
+SECONDS_PER_YEAR = 365 * 86_400
 
-    The supply earns liquidity_index(last snapshot in the window) / liquidity_index(snapshot in force when
-    the supply was made). USDT is the numéraire, so the only price effect is the ETH gas payable's.
-    """
-    run = full_runs["pure_lending_usdt"]
+
+def normalized_income(ts: int) -> float:
+    """AAVE's ``getNormalizedIncome`` for USDT at ``ts``, from the shipped snapshots: the liquidity index of
+    the last snapshot at or before ``ts`` × ``calculateLinearInterest`` (1 + its current liquidity rate ×
+    whole seconds since it / 365 days)."""
+    rows = read_rows("aave_v3/usdt_reserve_daily.csv")
+    snapshots = [(utc_ns(r["timestamp"]), r) for r in rows]
+    at, row = [(t, r) for t, r in snapshots if t <= ts][-1]
+    seconds = (ts - at) // NS
+    return float(row["liquidity_index"]) * (
+        1.0 + float(row["current_liquidity_rate"]) * seconds / SECONDS_PER_YEAR
+    )
+
+
+def lending_before_gas(run: FullRun) -> tuple[float, int, int]:
+    """(equity + what gas cost, when the one supply was made, the run's last valuation time)."""
     summary = run.summary
     start, end = utc_ns(summary["start"]), utc_ns(summary["end"])
-
     supplies = [
         (m.ts, c.delta)
         for _, _, m in read_log(run.store_url, run.run_id, "evt.aave_v3.filled")
@@ -38,19 +59,75 @@ def test_pure_lending_grows_with_the_usdt_liquidity_index(full_runs: dict[str, F
     supplied_at, supplied = supplies[0]
     assert start <= supplied_at < end
     assert supplied == pytest.approx(summary["initial_equity"], rel=1e-12)
-
-    rows = read_rows("aave_v3/usdt_reserve_daily.csv")
-    index = [(utc_ns(r["timestamp"]), float(r["liquidity_index"])) for r in rows]
-    at_supply = [v for ts, v in index if ts <= supplied_at][-1]
-    last = [v for ts, v in index if ts < end][-1]
-    expected = summary["initial_equity"] * last / at_supply
+    last = max(m.ts for _, _, m in read_log(run.store_url, run.run_id, "evt.pnl.snapshot"))
+    assert end - HOUR_NS <= last < end
 
     attribution = summary["attribution"]
     assert attribution["gas"] < 0.0
     assert attribution["funding"] == attribution["trading_fees"] == 0.0
-    before_gas = summary["final_equity"] - attribution["gas"] - attribution["price"]
-    assert before_gas / expected - 1.0 == pytest.approx(0.0, abs=1e-4), (before_gas, expected)
-    assert attribution["lending_interest"] == pytest.approx(expected - summary["initial_equity"], rel=1e-4)
+    # USDT is the numéraire: the only price effect is the ETH gas payable's
+    return summary["final_equity"] - attribution["gas"] - attribution["price"], supplied_at, last
+
+
+def test_pure_lending_grows_with_the_usdt_normalized_income(full_runs: dict[str, FullRun]) -> None:
+    """Equity + what gas cost = capital × getNormalizedIncome(last valuation) / getNormalizedIncome(supply).
+
+    The supply is made at 01:00, an hour after the day's snapshot: it is booked at that hour's index, and
+    the balance accrues from the snapshots' rates between them, up to the run's last hour."""
+    run = full_runs["pure_lending_usdt"]
+    summary = run.summary
+    before_gas, supplied_at, last = lending_before_gas(run)
+    assert supplied_at % (86_400 * NS) != 0  # not at a snapshot
+    expected = summary["initial_equity"] * normalized_income(last) / normalized_income(supplied_at)
+    assert abs(before_gas / expected - 1.0) < 0.01e-4, (before_gas, expected)  # 0.01 bp
+    interest = summary["attribution"]["lending_interest"]
+    assert interest == pytest.approx(expected - summary["initial_equity"], rel=1e-5)
+
+
+WINDOW = ("2024-03-01T00:00:00Z", "2024-05-27T00:00:00Z")
+"""87 days, midnight to midnight."""
+
+
+@pytest.fixture(scope="module")
+def midnight_run(tmp_path_factory: pytest.TempPathFactory) -> FullRun:
+    cwd = tmp_path_factory.mktemp("lending-window")
+    args = [
+        "backtest",
+        "--mode",
+        "pure_lending_usdt",
+        "--start",
+        WINDOW[0],
+        "--end",
+        WINDOW[1],
+        "--no-report",
+    ]
+    return FullRun("pure_lending_usdt", cwd, run_cli(args, cwd))
+
+
+def test_pure_lending_over_a_midnight_window_matches_the_liquidity_index_ratio(midnight_run: FullRun) -> None:
+    """Supplied at the first snapshot, valued at the window's last hour: within 0.2 bp of
+    liquidity_index(end) / liquidity_index(start) after gas (the interest of the hour after the last
+    valuation is all that is missing), and exactly the normalized income of that last valuation."""
+    summary = midnight_run.summary
+    before_gas, supplied_at, last = lending_before_gas(midnight_run)
+    start, end = utc_ns(WINDOW[0]), utc_ns(WINDOW[1])
+    assert supplied_at == start
+    index = {
+        utc_ns(r["timestamp"]): float(r["liquidity_index"])
+        for r in read_rows("aave_v3/usdt_reserve_daily.csv")
+    }
+    ratio = index[end] / index[start]
+    assert abs(before_gas / (summary["initial_equity"] * ratio) - 1.0) < 0.2e-4, (before_gas, ratio)
+    expected = summary["initial_equity"] * normalized_income(last) / index[start]
+    assert abs(before_gas / expected - 1.0) < 0.01e-4, (before_gas, expected)
+
+    # accrued every hour, not once a day: one lending_interest Settled per hour of the window
+    settled = [
+        m for _, _, m in read_log(midnight_run.store_url, midnight_run.run_id, "evt.aave_v3.lending_interest")
+    ]
+    assert all(isinstance(m, Settled) and m.kind == "lending_interest" for m in settled)
+    hours = (end - start) // HOUR_NS
+    assert hours - 1 <= len(settled) <= hours + (end - start) // (86_400 * NS)
 
 
 @pytest.mark.parametrize(("mode", "symbol"), [("btc_basis", "BTCUSDT"), ("eth_basis", "ETHUSDT")])
