@@ -275,7 +275,7 @@ def write_report(out: Path, summary: dict[str, Any], samples: Sequence[DailySamp
 _SCRIPT = r"""
 (function () {
   const charts = JSON.parse(document.getElementById('charts').textContent);
-  const config = {responsive: true, displaylogo: false, scrollZoom: false};
+  const config = {responsive: true, displaylogo: false, scrollZoom: false, showTips: false};
   const drawn = [];
   for (const name of Object.keys(charts)) {
     const host = document.getElementById('chart-' + name);

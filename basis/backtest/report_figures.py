@@ -150,9 +150,10 @@ def equity_figure(
             "yaxis": "y2",
             "fill": "tozeroy",
             "line": {"color": CRITICAL, "width": 1},
-            "hovertemplate": "%{y:.3%}",
+            "hovertemplate": "%{y:.3~p}",
         },
     ]
+    taken = {d.action for d in decisions}
     for action in ACTIONS:
         chosen = [(i, d) for i, d in enumerate(decisions) if d.action == action]
         if not chosen:
@@ -178,14 +179,16 @@ def equity_figure(
         )
     layout = _layout(
         "Equity, drawdown and the strategy's decisions (click a decision to open it below)",
-        620,
+        660,
         yaxis={"domain": [0.5, 1], "title": {"text": share}, "tickformat": ",.6~g"},
-        yaxis2={"domain": [0.24, 0.46], "title": {"text": "drawdown"}, "tickformat": ".2%"},
+        yaxis2={"domain": [0.24, 0.46], "title": {"text": "drawdown"}, "tickformat": ".2~p"},
         yaxis3={
-            "domain": [0, 0.18],
+            "domain": [0, 0.2],
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": [a.replace("_", " ") for a in reversed(ACTIONS)],
+            "categoryarray": [a.replace("_", " ") for a in reversed(ACTIONS) if a in taken],
+            "dtick": 1,
+            "tickfont": {"size": 10},
         },
         shapes=shading(summary),
         hovermode="closest",
@@ -327,7 +330,7 @@ def risk_figure(summary: dict[str, Any], samples: Sequence[DailySample], log: Re
     rows = [(row, found) for row, found in rows if found]
     if not rows:
         return None
-    gap = 0.06
+    gap = 0.1
     height = (1.0 - gap * (len(rows) - 1)) / len(rows)
     data: list[dict[str, Any]] = []
     shapes = shading(summary)

@@ -196,6 +196,8 @@ async def test_report_in_a_browser(full_runs: dict[str, FullRun], tmp_path: Path
             hidden = await page.evaluate(CHARTS_JS)
             shown_lines = next(c["drawn"] for c in hidden if c["id"] == "attribution")
             assert shown_lines < charts["attribution"]["drawn"]
+            await page.click("#chart-attribution .legend .traces .legendtoggle")  # and shows it again
+            await page.wait_for("document.getElementById('chart-attribution').data[0].visible === true", 5)
 
             # a decision opens to the instructions the log holds for it
             sent: dict[str, list[str]] = {}
