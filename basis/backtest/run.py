@@ -31,7 +31,7 @@ from basis.bus.messages import (
     RiskAssessment,
     RunStarted,
 )
-from basis.bus.store import LogRule, StoreWriter, digest, open_store, sqlite_url
+from basis.bus.store import VIEW_SUBJECTS, LogRule, StoreWriter, digest, open_store, sqlite_url
 from basis.bus.transport.base import ERROR_HEADER, Envelope
 from basis.bus.transport.inprocess import InProcessTransport
 from basis.components.exposure_monitor import ExposureMonitor
@@ -271,10 +271,12 @@ class Backtest:
 
         keeps = rule.keeps
         append = writer.append
+        views = frozenset(VIEW_SUBJECTS)
 
         def record(envelope: Envelope) -> None:  # plain: the in-process transport calls it directly
-            if keeps(envelope.subject, envelope.data):
-                append(envelope.subject, envelope.data)
+            subject = envelope.subject
+            if subject not in views or keeps(subject, envelope.data):  # facts skip the call
+                append(subject, envelope.data)
 
         for pattern in DURABLE:
             await transport.subscribe(pattern, record)  # in-process: a plain function is called directly
