@@ -3,6 +3,7 @@ the mode name)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from basis.bus.bus import Bus
@@ -13,7 +14,7 @@ from basis.components.router import ExecutionRouter, RouterParams
 from basis.components.strategy.base import Strategy
 from basis.components.strategy.params import StrategyParams
 from basis.components.strategy.registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
-from basis.configs import RunConfig
+from basis.configs import LendingVenueConfig, RunConfig
 
 from .errors import BacktestError
 
@@ -34,9 +35,22 @@ def strategy_params(config: RunConfig) -> StrategyParams:
     with keys its strategy cannot run with."""
     mode = config.mode
     try:
-        return require_strategy(config).params_from_mode(mode)
+        cls = require_strategy(config)
+        return cls.params_from_mode(mode, **venue_fields(config, cls.params_type))
     except ValueError as exc:
         raise BacktestError(f"mode {mode.name}: {exc}") from None
+
+
+def venue_fields(config: RunConfig, params_type: type[StrategyParams]) -> dict[str, Any]:
+    """The parameters a strategy takes from its venues' configuration, read here so that the strategy
+    never reads a venue's own facts: the lending pool's eMode category."""
+    fields = {f.name for f in dataclasses.fields(params_type)}
+    out: dict[str, Any] = {}
+    name = config.mode.venues.lending
+    lending = config.venues.get(name) if name is not None else None
+    if "emode_category" in fields and lending is not None and isinstance(lending.config, LendingVenueConfig):
+        out["emode_category"] = lending.config.risk_params.emode_category_id
+    return out
 
 
 def build_strategy(

@@ -16,9 +16,22 @@ from basis.bus.ids import IdFactory
 from basis.bus.instruments import perp as perp_key
 from basis.components.feed import Catalogue, SeriesSpec
 from basis.components.pricing import DEFAULT_REFERENCES, Reference
-from basis.configs import CexVenueConfig, FlashLoanVenueConfig, MiddlewareVenueConfig, ModeConfig, RunConfig
+from basis.configs import (
+    CexVenueConfig,
+    DexVenueConfig,
+    FlashLoanVenueConfig,
+    MiddlewareVenueConfig,
+    ModeConfig,
+    RunConfig,
+)
 from basis.configs.run import ResolvedVenue, SeriesSource
-from basis.venues.simulated import SimulatedAave, SimulatedCex, SimulatedStaking, SimulatedWallet
+from basis.venues.simulated import (
+    SimulatedAave,
+    SimulatedCex,
+    SimulatedDex,
+    SimulatedStaking,
+    SimulatedWallet,
+)
 from basis.venues.simulated.aave import RiskParams
 from basis.venues.simulated.bundle import FlashLender, SimulatedBundler
 from basis.venues.simulated.chain import CHAIN, ContractFactory, SimulatedChain
@@ -134,6 +147,8 @@ def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
             chain.contracts.append(_aave(wiring, catalogue, venue, mode))
         elif kind == "staking":
             chain.contracts.append(_staking(wiring, catalogue, venue))
+        elif isinstance(config, DexVenueConfig):
+            chain.contracts.append(_dex(venue.name, config, mode))
         elif isinstance(config, FlashLoanVenueConfig):
             chain.lenders[name] = FlashLender(name, config.flash_loan_fee, config.gas.get("flash_loan", 0))
         elif isinstance(config, MiddlewareVenueConfig):
@@ -277,6 +292,32 @@ def _staking(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue) -> Cont
             rate_venue=catalogue.for_path(source.path).venue,
             unstake_delay_s=delay,
             gas_units=dict(config.gas),
+        )
+
+    return make
+
+
+def _dex(name: str, config: DexVenueConfig, mode: ModeConfig) -> ContractFactory:
+    """Uniswap as a leveraged staking mode uses it: the pool of its staking token against WETH, priced
+    at the token's exchange rate (the issuer's rate series), in the configured LST fee tier."""
+    lst, issuer = mode.lst_type, mode.venues.staking
+    rate_pools = {f"{lst}WETH": (str(lst), "WETH")} if lst is not None and issuer is not None else {}
+    issuers = {str(lst): str(issuer)} if rate_pools else {}
+    gas = {str(op): n for op, n in config.gas.items()}
+    fee = config.lst_fee_tier / 1_000_000  # hundredths of a basis point
+
+    def make(bus: Bus, clock: Clock, ids: IdFactory) -> OnChainGateway:
+        return SimulatedDex(
+            bus,
+            clock,
+            ids,
+            pools={},
+            venue=name,
+            rate_pools=rate_pools,
+            rate_pool_fee=fee,
+            issuers=issuers,
+            slippage_bps=mode.slippage_bps,
+            gas_units=gas,
         )
 
     return make

@@ -7,13 +7,22 @@ mode                   class                       parameters
 ``btc_basis``          :class:`BtcBasisStrategy`     :class:`BasisParams`
 ``eth_basis``          :class:`EthBasisStrategy`     :class:`BasisParams`
 ``eth_staking_only``   :class:`StakingStrategy`      :class:`StakingParams`
+``eth_leveraged``      :class:`LeveragedStakingStrategy` :class:`LeveragedStakingParams`
 =====================  ==========================  ==========================
 """
 
 from .base import Strategy, Trigger
 from .basis import BasisStrategy, BtcBasisStrategy, EthBasisStrategy
 from .lending import PureLendingStrategy
-from .params import BasisParams, LendingParams, StakingParams, StrategyParams, derive_margin_buffer
+from .leveraged import LeveragedStakingStrategy
+from .params import (
+    BasisParams,
+    LendingParams,
+    LeveragedStakingParams,
+    StakingParams,
+    StrategyParams,
+    derive_margin_buffer,
+)
 from .registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
 from .staking import StakingStrategy
 from .view import Target, View
@@ -25,6 +34,8 @@ __all__ = [
     "BtcBasisStrategy",
     "EthBasisStrategy",
     "LendingParams",
+    "LeveragedStakingParams",
+    "LeveragedStakingStrategy",
     "PureLendingStrategy",
     "StakingParams",
     "StakingStrategy",

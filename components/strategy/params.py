@@ -106,6 +106,37 @@ class StakingParams(StrategyParams):
             raise ValueError(f"a staking strategy stakes ETH equity, got share class {self.share_class}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class LeveragedStakingParams(StakingParams):
+    """Staked ETH levered on a lending venue to ``target_ltv`` through atomic flash-loan bundles."""
+
+    target_ltv: float = 0.8
+    """Debt / collateral aimed for (by value); leverage = 1 / (1 − target_ltv)."""
+    lending_venue: str = "aave_v3"
+    staking_venue: str = "etherfi"
+    flash_lender: str = "morpho"
+    dex_venue: str = "uniswap"
+    """Where the token is sold for WETH when unwinding (inside the bundle)."""
+    emode_category: int = 1
+    """The lending pool's efficiency-mode category of ETH-correlated assets (from the venue's
+    configuration, set by the composition root)."""
+    unwind_cost: float = 0.002
+    """Extra fraction of the token withdrawn and sold when unwinding, for the pool's fee and slippage."""
+    max_slippage_bps: float = 20.0
+    """Slippage limit of the unwinding sale."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_fraction("target_ltv", self.target_ltv)
+        if self.target_ltv >= 1.0:
+            raise ValueError(f"target_ltv must be below 1, got {self.target_ltv}")
+        _check_fraction("unwind_cost", self.unwind_cost, open_low=False)
+
+    @property
+    def leverage(self) -> float:
+        return 1.0 / (1.0 - self.target_ltv)
+
+
 def derive_margin_buffer(margin_warning: float, adverse_move: float) -> float:
     """Margin per unit of perp notional that keeps a fresh short above ``margin_warning`` through a price
     rise of ``adverse_move`` (a fraction).

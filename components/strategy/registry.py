@@ -14,6 +14,7 @@ from basis.components.pricing import PriceBook
 from .base import Strategy
 from .basis import BtcBasisStrategy, EthBasisStrategy
 from .lending import PureLendingStrategy
+from .leveraged import LeveragedStakingStrategy
 from .params import StrategyParams
 from .staking import StakingStrategy
 
@@ -22,6 +23,7 @@ STRATEGIES: dict[str, type[Strategy[Any]]] = {
     "btc_basis": BtcBasisStrategy,
     "eth_basis": EthBasisStrategy,
     "eth_staking_only": StakingStrategy,
+    "eth_leveraged": LeveragedStakingStrategy,
 }
 
 

@@ -37,6 +37,9 @@ ActionType = Literal["hedge", "spot", "lending", "staking", "flash_loan", "unwin
 DEFAULT_HEDGE_ALLOCATION: Final[dict[CexVenueName, float]] = {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
 ALLOCATION_TOLERANCE: Final = 1e-9
 ATOMIC_MIDDLEWARE: Final[VenueName] = "instadapp"
+UNWIND_DEX: Final[VenueName] = "uniswap"
+"""Where a leveraged staking position sells its token for WETH inside an unwinding bundle (an unstake
+pays out days later, too late for a flash loan)."""
 """Leveraged entries and exits run as one atomic bundle through this venue."""
 
 
@@ -197,7 +200,7 @@ class ModeConfig(StrictModel):
         if self.staking_enabled:
             needed.add(self.staking_venue)
         if self.leveraged:
-            needed.update((self.venues.flash_loan, ATOMIC_MIDDLEWARE, self.venues.unwind))
+            needed.update((self.venues.flash_loan, ATOMIC_MIDDLEWARE, self.venues.unwind, UNWIND_DEX))
         if self.ml_config is not None:
             needed.add(self.ml_config.venue)
         if self.on_chain or self.venues.wallet_transfer:

@@ -365,16 +365,18 @@ class DexVenueConfig(VenueBase):
     fee_tiers: list[Annotated[int, Field(gt=0)]]
     """Pool fee tiers in hundredths of a basis point (3000 = 0.30%)."""
     default_fee_tier: int
+    lst_fee_tier: int = 100
+    """Fee tier of the pools of liquid staking tokens against WETH (weETH/WETH, wstETH/WETH: 0.01%)."""
     gas: GasUnits
     environments: Environments[ChainConnection, ChainSimulation]
 
     @model_validator(mode="after")
     def _check(self) -> DexVenueConfig:
         issues = self._common_issues()
-        if self.default_fee_tier not in self.fee_tiers:
-            issues.append(
-                Issue(None, "default_fee_tier", f"must be one of fee_tiers, got {self.default_fee_tier}")
-            )
+        for key in ("default_fee_tier", "lst_fee_tier"):
+            tier = getattr(self, key)
+            if tier not in self.fee_tiers:
+                issues.append(Issue(None, key, f"must be one of fee_tiers, got {tier}"))
         raise_issues(issues)
         return self
 

@@ -211,3 +211,29 @@ def test_staking_earns_the_exchange_rate_growth_of_its_token(full_runs: dict[str
     assert abs(attribution["staking"] - expected) <= 1e-4 * summary["final_equity"], (attribution, expected)
     assert attribution["funding"] == attribution["lending_interest"] == attribution["trading_fees"] == 0.0
     assert attribution["gas"] < 0.0 and abs(attribution["price"]) < 1e-6  # ETH equity: only the gas ETH
+
+
+def test_leverage_is_entered_in_one_bundle_and_kept_at_its_target(full_runs: dict[str, FullRun]) -> None:
+    """eth_leveraged: one flash-loan bundle stakes equity × 5 and borrows equity × 4 WETH (target_ltv 0.8),
+    and the health factor stays at eMode's liquidation threshold / 0.8 through the window."""
+    run = full_runs["eth_leveraged"]
+    summary = run.summary
+    fills = [m for _, _, m in read_log(run.store_url, run.run_id, "evt.instadapp.filled")]
+    assert fills and isinstance(fills[0], InstructionFilled)
+    entry = {c.instrument: c.delta for c in fills[0].changes if not c.instrument.startswith("wallet:")}
+    equity = summary["initial_equity"]
+    rates = [
+        (utc_ns(r["timestamp"]), float(r["price_eth"]))
+        for r in read_rows("aave_v3/oracle_weeth_eth_daily.csv")
+    ]
+    rate = [v for ts, v in rates if ts <= fills[0].ts][-1]
+    assert entry["aave_v3:debtToken:debtWETH"] == pytest.approx(4.0 * equity, rel=1e-9)
+    assert entry["aave_v3:aToken:aweETH"] == pytest.approx(5.0 * equity / rate, rel=1e-9)
+    assert summary["instructions"]["rejected"] == 0
+
+    health = [m.health_factor for _, _, m in read_log(run.store_url, run.run_id, "evt.risk.assessment")]
+    health = [h for h in health if h is not None]
+    assert health and all(1.15 < h < 1.25 for h in health), (min(health), max(health))
+    attribution = summary["attribution"]
+    assert attribution["staking"] > 0.0 > attribution["borrow_cost"] and attribution["lending_interest"] > 0.0
+    assert abs(attribution["price"]) < 1e-6 and attribution["trading_fees"] <= 0.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from backtestutil import load_summary, read_log, reconciliation_gap, run_cli, sqlite_url, utc_ns
 
-from basis.bus.messages import FlowBooked, InvestorWithdrawal
+from basis.bus.messages import FlowBooked, InstructionFilled, InvestorWithdrawal
 
 START, END = "2024-06-01", "2024-06-15"
 FLOWS = [("2024-06-05T00:00:00Z", 50_000.0), ("2024-06-10T12:00:00Z", -30_000.0)]
@@ -64,3 +64,56 @@ def test_deposit_and_withdrawal(tmp_path: Path, mode: str) -> None:
 
     gap, tolerance = reconciliation_gap(summary)
     assert abs(gap) <= tolerance, f"Σ attribution misses the equity change by {gap}"
+
+
+ETH_FLOWS = [("2024-06-05T00:00:00Z", 50.0), ("2024-06-10T12:00:00Z", -30.0)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "end", "unwound_on"),
+    [
+        ("eth_staking_only", "2024-06-25", "evt.etherfi.filled"),
+        ("eth_leveraged", "2024-06-15", "evt.instadapp.filled"),
+    ],
+)
+def test_eth_modes_stake_a_deposit_and_unwind_for_a_withdrawal(
+    tmp_path: Path, mode: str, end: str, unwound_on: str
+) -> None:
+    """A deposit is staked (and levered); a withdrawal is unstaked through the queue (staking) or sold on
+    the DEX inside a deleveraging bundle (leveraged) and paid in full."""
+    flows = tmp_path / "flows.csv"
+    flows.write_text("timestamp,amount\n" + "".join(f"{ts},{a}\n" for ts, a in ETH_FLOWS), encoding="utf-8")
+    args = [
+        "backtest",
+        "--mode",
+        mode,
+        "--start",
+        START,
+        "--end",
+        end,
+        "--flows",
+        str(flows),
+        "--out",
+        "out",
+        "-q",
+        "--no-report",
+    ]
+    result = run_cli(args, tmp_path)
+    assert result.returncode == 0, result.explain()
+    summary = load_summary(tmp_path / "out")
+    store = sqlite_url(tmp_path / "out" / "events.sqlite")
+    assert summary["instructions"]["rejected"] == 0
+    gap, tolerance = reconciliation_gap(summary)
+    assert abs(gap) <= tolerance
+
+    booked = [m for _, _, m in read_log(store, summary["run_id"], "evt.fund.>") if isinstance(m, FlowBooked)]
+    (paid,) = [m for m in booked if m.kind == "withdrawal"]
+    assert paid.amount == pytest.approx(30.0, rel=1e-9) and paid.ts >= utc_ns(ETH_FLOWS[1][0])
+    unwinds = [
+        m
+        for _, _, m in read_log(store, summary["run_id"], unwound_on)
+        if isinstance(m, InstructionFilled) and m.ts >= utc_ns(ETH_FLOWS[1][0])
+    ]
+    assert unwinds, "no unwinding before the payout"
+    sold = [c for m in unwinds for c in m.changes if c.instrument == "wallet:BaseToken:weETH" and c.delta < 0]
+    assert sold, "the withdrawal was not funded from the staked position"

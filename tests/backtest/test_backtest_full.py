@@ -27,12 +27,14 @@ SHARE_CLASS = {
     "btc_basis": "USDT",
     "eth_basis": "ETH",
     "eth_staking_only": "ETH",
+    "eth_leveraged": "ETH",
 }
 INITIAL_CAPITAL = {
     "pure_lending_usdt": 100_000.0,
     "btc_basis": 100_000.0,
     "eth_basis": 100.0,
     "eth_staking_only": 100.0,
+    "eth_leveraged": 100.0,
 }
 """``initial_capital`` of each mode's YAML, in its share class."""
 
@@ -64,6 +66,13 @@ SERIES = {
     ],
     "eth_staking_only": [
         "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "aave_v3/oracle_weeth_eth_daily.csv",
+        "gas/ethereum_gas_1h.csv.gz",
+    ],
+    "eth_leveraged": [
+        "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "aave_v3/weth_reserve_daily.csv",
+        "aave_v3/weeth_reserve_daily.csv",
         "aave_v3/oracle_weeth_eth_daily.csv",
         "gas/ethereum_gas_1h.csv.gz",
     ],

@@ -25,6 +25,7 @@ WINDOWS = {
     "btc_basis": ("2024-05-30", "2024-06-06"),  # the Binance hole of 2024-06-02 inside
     "eth_basis": ("2024-09-01", "2024-09-05"),
     "eth_staking_only": ("2024-06-01", "2024-06-04"),
+    "eth_leveraged": ("2024-06-01", "2024-06-04"),
 }
 VOLATILE = {"wall_seconds", "store"}
 """Summary keys that describe the machine and the output folder, not the run."""

@@ -22,7 +22,7 @@ EXPECTED_VENUES = {
     "btc_basis": ("binance", "bybit", "okx", "alchemy"),
     "eth_basis": ("binance", "bybit", "okx", "alchemy"),
     "eth_staking_only": ("etherfi", "alchemy"),
-    "eth_leveraged": ("aave_v3", "etherfi", "morpho", "instadapp", "alchemy"),
+    "eth_leveraged": ("aave_v3", "etherfi", "morpho", "instadapp", "uniswap", "alchemy"),
     "usdt_eth_staking_hedged_simple": ("binance", "bybit", "okx", "etherfi", "alchemy"),
     "usdt_eth_staking_hedged_leveraged": (
         "binance",
@@ -32,6 +32,7 @@ EXPECTED_VENUES = {
         "etherfi",
         "morpho",
         "instadapp",
+        "uniswap",
         "alchemy",
     ),
     "ml_btc_directional_usdt_margin": ("binance",),
@@ -75,7 +76,7 @@ def test_staking_venue_follows_lst_type() -> None:
 
 def test_leveraged_staking_with_lido_uses_the_same_flash_loan_venues() -> None:
     mode = load_mode("eth_leveraged", overrides={"lst_type": "wstETH"})
-    assert mode.required_venues() == ("aave_v3", "lido", "morpho", "instadapp", "alchemy")
+    assert mode.required_venues() == ("aave_v3", "lido", "morpho", "instadapp", "uniswap", "alchemy")
     assert mode.aave_risk_class == "emode"
 
 

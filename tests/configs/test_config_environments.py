@@ -91,6 +91,7 @@ def test_mixed_environment_resolves_each_venue_on_its_own(all_secrets: dict[str,
         "etherfi": "simulation",
         "morpho": "simulation",
         "instadapp": "simulation",
+        "uniswap": "simulation",
         "alchemy": "simulation",
     }
     assert run.venues["binance"].settings.perp.rest_url == "https://testnet.binancefuture.com"

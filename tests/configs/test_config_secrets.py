@@ -60,7 +60,7 @@ def test_only_the_chosen_environment_needs_secrets(monkeypatch: pytest.MonkeyPat
 
 def test_simulation_needs_no_secrets(no_secrets: None) -> None:
     run = load_run_config("usdt_eth_staking_hedged_leveraged", "all-simulation")
-    assert len(run.venues) == 8
+    assert len(run.venues) == 9
 
 
 def test_secrets_are_masked_in_the_show_output(all_secrets: dict[str, str]) -> None:

@@ -12,6 +12,8 @@ from basis.components.strategy import (
     BtcBasisStrategy,
     EthBasisStrategy,
     LendingParams,
+    LeveragedStakingParams,
+    LeveragedStakingStrategy,
     PureLendingStrategy,
     StakingParams,
     StakingStrategy,
@@ -28,12 +30,13 @@ def test_every_mode_name_maps_to_its_class() -> None:
         "btc_basis": BtcBasisStrategy,
         "eth_basis": EthBasisStrategy,
         "eth_staking_only": StakingStrategy,
+        "eth_leveraged": LeveragedStakingStrategy,
     }
     with pytest.raises(
         UnknownStrategy,
-        match="no strategy for mode 'eth_leveraged'; known: btc_basis, eth_basis, eth_staking_only",
+        match="no strategy for mode 'usdt_eth_staking_hedged_simple'; known: btc_basis, eth_basis, eth_leveraged",
     ):
-        strategy_class("eth_leveraged")
+        strategy_class("usdt_eth_staking_hedged_simple")
 
 
 def test_create_strategy_builds_the_class_with_its_parameters() -> None:
@@ -55,6 +58,14 @@ def test_parameters_from_the_mode_configuration(mode: str) -> None:
         assert params.margin_buffer == pytest.approx(0.30 + 0.10 * 1.30)
         assert router.actions.venues["hedge"] == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
         assert router.actions.venues["spot"] == {"binance": 1.0}
+    elif isinstance(params, LeveragedStakingParams):
+        assert (params.token, params.target_ltv, params.leverage) == ("weETH", 0.8, pytest.approx(5.0))
+        assert (params.lending_venue, params.staking_venue, params.flash_lender) == (
+            "aave_v3",
+            "etherfi",
+            "morpho",
+        )
+        assert router.actions.venues["flash_loan"] == {"instadapp": 1.0}
     elif isinstance(params, StakingParams):
         assert params.token == "weETH" and router.actions.venues["staking"] == {"etherfi": 1.0}
     else:

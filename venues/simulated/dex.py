@@ -1,7 +1,10 @@
 """Simulated DEX (Uniswap v3): swaps at the latest pool bar close, with the pool fee and slippage.
 
 A pool is a bar series ``md.bar.<bar_venue>.<POOL>`` (``market="dex"``) whose close is the price of the
-pool's base in its quote (``WETHUSDT``: USDT per WETH). ``Swap(sell_asset, buy_asset, amount)`` sells
+pool's base in its quote (``WETHUSDT``: USDT per WETH), or a liquid staking token's pool against WETH
+(``weETHWETH``), priced at the token's protocol exchange rate (``md.lst.<issuer>.<token>``): the data
+hold no such pool's bars, and arbitrage against the protocol keeps its price at the rate, less the pool
+fee and slippage charged below. ``Swap(sell_asset, buy_asset, amount)`` sells
 ``amount`` of ``sell_asset``; the pool fee is taken from the input and the price moves ``slippage_bps``
 against the trader:
 
@@ -21,7 +24,7 @@ from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import Action, Bar, Fill, Swap
+from basis.bus.messages import Action, Bar, Fill, LstRate, Swap
 
 from ..errors import NoPrice, SlippageExceeded, UnknownInstrument
 from ..gateway import Execution
@@ -36,16 +39,31 @@ class DexPools:
     """Pools and their latest prices. No I/O."""
 
     def __init__(
-        self, pools: Mapping[str, tuple[str, str]], *, fee: float = 0.003, slippage_bps: float = 0.0
+        self,
+        pools: Mapping[str, tuple[str, str]],
+        *,
+        fee: float = 0.003,
+        slippage_bps: float = 0.0,
+        rate_pools: Mapping[str, tuple[str, str]] | None = None,
+        rate_pool_fee: float = 0.0001,
     ) -> None:
-        self.pools = {symbol: (base, quote) for symbol, (base, quote) in pools.items()}
+        self.rate_pools = dict(rate_pools or {})
+        """The pools priced at a staking token's exchange rate: symbol → (token, quote)."""
+        self.pools = {symbol: (base, quote) for symbol, (base, quote) in {**pools, **self.rate_pools}.items()}
         self.fee = fee
+        self.fees = {symbol: rate_pool_fee for symbol in self.rate_pools}
+        """Pools whose fee is not ``fee``."""
         self.slippage_bps = slippage_bps
         self.prices: dict[str, float] = {}
 
     def on_bar(self, bar: Bar) -> None:
         if bar.symbol in self.pools:
             self.prices[bar.symbol] = bar.close
+
+    def on_rate(self, rate: LstRate) -> None:
+        for symbol, (token, _) in self.rate_pools.items():
+            if token == rate.token and rate.rate > 0.0:
+                self.prices[symbol] = rate.rate
 
     def pool_for(self, sell: str, buy: str) -> tuple[str, bool]:
         """The pool trading ``sell`` for ``buy`` and whether ``sell`` is its base."""
@@ -67,7 +85,7 @@ class DexPools:
         if close is None:
             raise NoPrice(f"no price for pool {symbol} yet")
         slippage = self.slippage_bps * BPS
-        fee = amount * self.fee
+        fee = amount * self.fees.get(symbol, self.fee)
         if selling_base:
             price = close * (1.0 - slippage)
             out = (amount - fee) * price
@@ -86,7 +104,9 @@ class SimulatedDex(OnChainGateway):
     """Gateway of a simulated DEX: ``cmd.<venue>.swap``.
 
     ``pools`` maps pool symbols to ``(base, quote)``, e.g. ``{"WETHUSDT": ("WETH", "USDT")}``; prices come
-    from ``md.bar.<bar_venue>.<POOL>`` (``bar_venue`` defaults to the venue).
+    from ``md.bar.<bar_venue>.<POOL>`` (``bar_venue`` defaults to the venue). ``rate_pools`` maps the
+    pools of staking tokens the same way (``{"weETHWETH": ("weETH", "WETH")}``), priced from
+    ``md.lst.<issuer>.<token>`` with ``issuers`` giving each token's issuer.
     """
 
     default_gas = DEFAULT_GAS
@@ -102,6 +122,9 @@ class SimulatedDex(OnChainGateway):
         bar_venue: str = "",
         pool_fee: float = 0.003,
         slippage_bps: float = 0.0,
+        rate_pools: Mapping[str, tuple[str, str]] | None = None,
+        rate_pool_fee: float = 0.0001,
+        issuers: Mapping[str, str] | None = None,
         gas_units: Mapping[str, int] | None = None,
         chain: str = "ethereum",
         gas_price_gwei: float | None = None,
@@ -119,13 +142,21 @@ class SimulatedDex(OnChainGateway):
             check_wallet_balance=check_wallet_balance,
             name=name,
         )
-        self.pools = DexPools(pools, fee=pool_fee, slippage_bps=slippage_bps)
+        self.pools = DexPools(
+            pools, fee=pool_fee, slippage_bps=slippage_bps, rate_pools=rate_pools, rate_pool_fee=rate_pool_fee
+        )
         self.bar_venue = bar_venue or venue
+        self.issuers = dict(issuers or {})
 
     async def on_start_venue(self) -> None:
         for symbol in self.pools.pools:
+            if symbol in self.pools.rate_pools:
+                continue
             subject = subjects.md("bar", self.bar_venue, subjects.bar_instrument(symbol, "dex"))
             await self.bus.subscribe(subject, self.on_bar, types=(Bar,))
+        for token in sorted({token for token, _ in self.pools.rate_pools.values()}):
+            subject = subjects.pattern(subjects.MD, "lst", self.issuers.get(token, "*"), token)
+            await self.bus.subscribe(subject, self.pools.on_rate, types=(LstRate,))
 
     async def on_bar(self, bar: Bar) -> None:
         if bar.venue == self.bar_venue:
