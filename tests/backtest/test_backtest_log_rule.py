@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from backtestutil import utc_ns
+from backtestutil import load_summary, run_cli, utc_ns
 
 from basis.backtest import Backtest, BacktestRequest
 from basis.backtest.replay import replay_and_verify
@@ -122,3 +122,25 @@ def test_replay_names_a_changed_fact(daily: Run, tmp_path: Path) -> None:
     assert first.startswith("checkpoint evt.")
     assert f"{position} Settled {original.id}" in first
     assert "recomputed" in first and "stored" in first
+
+
+def test_the_checkpoint_interval_is_a_command_line_option(tmp_path: Path, every: Run) -> None:
+    bad = run_cli(["backtest", "--mode", "btc_basis", "--checkpoint-interval", "1w", "-q"], tmp_path)
+    assert bad.returncode == 2
+    assert "checkpoint interval '1w': expected a number and a unit s, m, h or d (e.g. 1d, 6h)" in bad.stderr
+    args = [
+        "backtest",
+        "--mode",
+        "btc_basis",
+        "--start",
+        START,
+        "--end",
+        END,
+        "--out",
+        "out",
+        "-q",
+        "--no-report",
+    ]
+    ran = run_cli([*args, "--checkpoint-interval", "0"], tmp_path)
+    assert ran.returncode == 0, ran.explain()
+    assert load_summary(tmp_path / "out")["log_digest"] == every.digest
