@@ -59,6 +59,8 @@ COMPONENTS: dict[str, ComponentFactory] = {
 }
 """Components that need no configuration."""
 FEED = "market-data"
+RECORDER = "recorder"
+"""The recorder: run by ``basis component run recorder --nats URL --store URL`` (it needs a store, not a mode)."""
 """The feed: in a backtest the replay inside the backtest process; as a process, the paper feed."""
 GATEWAY_PREFIX = "sim-"
 """Simulated venue gateways run as ``sim-<venue>``."""
@@ -196,7 +198,7 @@ NEEDS: dict[str, str] = {
     "market-data": "--mode (paper: the mode's series replayed on wall time, --speed)",
     f"{GATEWAY_PREFIX}<venue>": "--mode (one per exchange the mode needs; the venue's configuration)",
     CHAIN: "--mode (the wallet and every on-chain venue the mode needs, bundles; their configuration)",
-    "recorder": "--nats URL, --store URL (the event store it appends to)",
+    RECORDER: "--nats URL, --store URL (the event store it appends to)",
 }
 """What each component is built from, for ``basis component list``."""
 
@@ -301,6 +303,12 @@ def gateways_of(component: Component) -> list[GatewayComponent]:
     if isinstance(component, SimulatedChain):
         return list(component.gateways)
     return [component] if isinstance(component, GatewayComponent) else []
+
+
+def recorder_command(nats_url: str, store_url: str) -> list[str]:
+    """The command line that runs the recorder as its own process."""
+    cli = "from basis.cli import main; main()"
+    return [sys.executable, "-c", cli, "component", "run", RECORDER, "--nats", nats_url, "--store", store_url]
 
 
 def default_run_dir(run_id: str) -> Path:

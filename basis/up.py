@@ -7,9 +7,11 @@ most 30 s; reset once it has run for a minute). On SIGINT or SIGTERM it stops th
 (SIGTERM, then SIGKILL after 10 s) and stops the nats-server it started. Without ``--nats`` it starts
 the embedded nats-server (JetStream on) in ``run_dir``.
 
-``--env paper`` is the only environment today: simulated venues, the wall clock, and the mode's
-historical series replayed on wall time (:mod:`basis.components.paper_feed`) standing in for a live
-feed. A simulation (historical time, deterministic) is ``basis backtest [--processes]``.
+``--env paper``: simulated venues, the wall clock, and the mode's historical series replayed on wall
+time (:mod:`basis.components.paper_feed`) standing in for a live feed; with ``--store`` the recorder
+runs too and appends every durable message to that event store. ``--env simulation`` (historical time,
+deterministic) runs the mode over its data window as ``basis backtest --processes`` does: each component
+its own process, in lockstep, restarted by that run's supervisor if it dies.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import IO
 
 from basis.bus.embedded import EmbeddedNats
 from basis.health import check_health
-from basis.process import FEED, component_command
+from basis.process import FEED, RECORDER, component_command, recorder_command
 
 log = logging.getLogger("basis.up")
 
@@ -90,6 +92,7 @@ class Supervisor:
         run_id: str,
         speed: float,
         clock_period: float,
+        store: str | None = None,
     ) -> None:
         self.mode = mode
         self.names = list(names)
@@ -100,12 +103,17 @@ class Supervisor:
         self.run_id = run_id
         self.speed = speed
         self.clock_period = clock_period
+        self.store = store
+        """The event store the recorder (when it is one of ``names``) appends to."""
         self.components: list[Supervised] = []
         self.stopping = asyncio.Event()
         self._embedded: EmbeddedNats | None = None
 
     def command(self, name: str) -> list[str]:
         assert self.nats_url is not None
+        if name == RECORDER:
+            assert self.store is not None, "the recorder needs a store"
+            return recorder_command(self.nats_url, self.store)
         options = ["--run-id", self.run_id]
         if name == "clock":
             options += ["--clock-period", str(self.clock_period)]

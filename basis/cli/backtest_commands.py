@@ -14,7 +14,7 @@ import click
 from .log_commands import store_option
 
 
-def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+def utc_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
     from basis.components.feed import parse_utc
@@ -42,9 +42,9 @@ def _utc(_ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     help="Replay only the --data roots, not the bundled dataset (e.g. a synthetic benchmark root).",
 )
 @click.option(
-    "--start", callback=_utc, help="Window start, UTC (default: where all the mode's series exist)."
+    "--start", callback=utc_option, help="Window start, UTC (default: where all the mode's series exist)."
 )
-@click.option("--end", callback=_utc, help="Window end, UTC, exclusive.")
+@click.option("--end", callback=utc_option, help="Window end, UTC, exclusive.")
 @click.option(
     "--capital", type=float, default=None, help="Initial capital in the share class (default: the mode's)."
 )
@@ -154,10 +154,10 @@ def backtest(
             summary = asyncio.run(run.run())
     else:
         summary = asyncio.run(run.run())
-    _print_summary(summary, out)
+    print_summary(summary, out)
 
 
-def _print_summary(summary: dict[str, Any], out: Path) -> None:
+def print_summary(summary: dict[str, Any], out: Path) -> None:
     share = summary["share_class"]
     click.echo(f"{summary['mode']}  {summary['start']} .. {summary['end']}  run {summary['run_id']}")
     click.echo(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from .backtest_commands import utc_option
+
 
 def mode_components(
     load: Callable[[str, str], list[str]], mode: str, environment: str, *, what: str = ""
@@ -162,60 +164,121 @@ def status(mode: str | None, environment: str, names: tuple[str, ...], nats_url:
 @click.option(
     "--env",
     "run_env",
-    type=click.Choice(["paper"]),
+    type=click.Choice(["paper", "simulation"]),
     default="paper",
     show_default=True,
-    help="paper: simulated venues, the wall clock, the mode's series replayed on wall time.",
+    help="paper: simulated venues, the wall clock, the mode's series replayed on wall time. "
+    "simulation: simulated venues on historical time, every component in lockstep (as "
+    "basis backtest --processes), until the data end.",
 )
 @click.option(
     "--nats", "nats_url", envvar="BASIS_NATS_URL", default=None, help="NATS URL (default: embedded)."
+)
+@click.option(
+    "--store",
+    envvar="BASIS_STORE_URL",
+    default=None,
+    help="Event store URL: paper runs the recorder on it; simulation writes the run's log there "
+    "(default: sqlite in --run-dir).",
 )
 @click.option(
     "--speed",
     type=click.FloatRange(min=0.001),
     default=3600.0,
     show_default=True,
-    help="Seconds of data replayed per second of wall time.",
+    help="paper: seconds of data replayed per second of wall time.",
 )
 @click.option(
     "--clock-period",
     type=click.FloatRange(min=0.001),
     default=1.0,
     show_default=True,
-    help="Seconds between clock ticks.",
+    help="paper: seconds between clock ticks.",
 )
 @click.option(
     "--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Logs (and NATS store)."
 )
 @click.option("--run-id", default=None, help="Run id stamped on every message (default: random).")
+@click.option(
+    "--start", callback=utc_option, help="simulation: window start, UTC (default: the mode's data window)."
+)
+@click.option("--end", callback=utc_option, help="simulation: window end, UTC, exclusive.")
 def up(
     mode: str,
     run_env: str,
     nats_url: str | None,
+    store: str | None,
     speed: float,
     clock_period: float,
     run_dir: Path | None,
     run_id: str | None,
+    start: int | None,
+    end: int | None,
 ) -> None:
     """Start every component of MODE as its own process under a supervisor (restart with back-off);
     Ctrl-C stops them in dependency order. `basis status --mode MODE` shows their health."""
-    from basis.process import default_run_dir, system_components
+    from basis.process import RECORDER, default_run_dir, system_components
     from basis.up import Supervisor
 
     environment = "all-simulation"
     names = mode_components(system_components, mode, environment, what=f"--mode {mode}")
+    if run_env == "simulation":  # the run id derives from the inputs, as a backtest's does
+        _simulate(mode, environment, nats_url, store, run_dir, run_id, (start, end))
+        return
     run_id = run_id or uuid.uuid4().hex[:12]
+    run_dir = run_dir or default_run_dir(run_id)
+    if start is not None or end is not None:
+        raise click.UsageError("--start and --end are for --env simulation (paper runs on wall time)")
+    if store is not None:
+        names = [RECORDER, *names]  # first: it follows the streams from their start anyway
     supervisor = Supervisor(
         mode,
         names,
         environment=environment,
         nats_url=nats_url,
-        run_dir=run_dir or default_run_dir(run_id),
+        run_dir=run_dir,
         run_id=run_id,
         speed=speed,
         clock_period=clock_period,
+        store=store,
     )
     raise SystemExit(asyncio.run(supervisor.run()))
+
+
+def _simulate(
+    mode: str,
+    environment: str,
+    nats_url: str | None,
+    store: str | None,
+    run_dir: Path | None,
+    run_id: str | None,
+    window: tuple[int | None, int | None],
+) -> None:
+    """``up --env simulation``: the mode over its whole data window, every component its own process in
+    lockstep (the supervisor of ``basis backtest --processes`` restarts one that dies), the result in
+    ``run_dir/out`` (default: ``out``)."""
+    from basis.backtest import Backtest, BacktestRequest
+    from basis.backtest.errors import BacktestError
+
+    from .backtest_commands import print_summary
+
+    out = run_dir / "out" if run_dir is not None else Path("out")
+    request = BacktestRequest(
+        mode=mode,
+        environment=environment,
+        start=window[0],
+        end=window[1],
+        out=out,
+        store=store,
+        run_id=run_id,
+        processes=True,
+        nats=nats_url,
+    )
+    try:
+        run = Backtest(request)
+    except BacktestError as exc:
+        raise click.UsageError(f"--mode {mode}: {exc}") from None
+    print_summary(asyncio.run(run.run()), out)
 
 
 def register(group: click.Group) -> None:

@@ -5,6 +5,7 @@ the router, a killed component is started again, and Ctrl-C stops everything."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -51,6 +52,7 @@ async def test_up_runs_every_component_and_stops_them_all(nats_server: EmbeddedN
         routed.append(message)
 
     await Bus(transport, component="tester").subscribe("cmd.router.*", keep, types=(Instruction,))
+    store = f"sqlite:///{tmp_path / 'events.sqlite'}"
     args = [
         "-v",
         "up",
@@ -62,6 +64,10 @@ async def test_up_runs_every_component_and_stops_them_all(nats_server: EmbeddedN
         "36000",
         "--nats",
         nats_server.url,
+        "--store",
+        store,
+        "--run-id",
+        "up-paper",
     ]
     up_log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
@@ -95,5 +101,49 @@ async def test_up_runs_every_component_and_stops_them_all(nats_server: EmbeddedN
     stopped = [
         line.split("basis.up: ")[1].split()[0] for line in log.splitlines() if line.endswith(" stopped")
     ]
-    assert stopped == [FEED, *reversed(system_components("btc_basis"))]  # the feed first, the clock last
+    # the feed first, the clock last, the recorder after everything it records
+    assert stopped == [FEED, *reversed(system_components("btc_basis")), "recorder"]
     assert children(up.pid, "") == []
+    dump = subprocess.run(
+        [*BASIS, "log", "dump", "up-paper", "--store", store, "--subject", "cmd.router.>"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dump.returncode == 0, dump.stderr
+    assert len(dump.stdout.splitlines()) >= len(routed) > 0  # the recorder kept what the router was sent
+
+
+def test_up_simulation_is_the_lockstep_run_of_the_backtest(nats_server: EmbeddedNats, tmp_path: Path) -> None:
+    """``--env simulation`` runs every component in its own process on historical time: the same log as
+    the in-process backtest of the same window."""
+    window = ["--start", "2024-06-01", "--end", "2024-06-03"]
+    args = ["up", "--mode", "pure_lending_usdt", "--env", "simulation", "--nats", nats_server.url, *window]
+    up = subprocess.run(
+        [*BASIS, *args, "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    alone = subprocess.run(
+        [*BASIS, "backtest", "--mode", "pure_lending_usdt", *window, "--out", str(tmp_path / "alone"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert alone.returncode == 0, alone.stderr
+    apart = json.loads((tmp_path / "run" / "out" / "summary.json").read_text())
+    inside = json.loads((tmp_path / "alone" / "summary.json").read_text())
+    assert apart["log_digest"] == inside["log_digest"]
+    assert apart["final_equity"] == inside["final_equity"]
+
+
+def test_up_takes_a_window_only_for_a_simulation(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*BASIS, "up", "--mode", "btc_basis", "--start", "2024-06-01", "--run-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--start and --end are for --env simulation" in result.stderr

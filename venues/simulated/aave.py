@@ -51,7 +51,6 @@ from basis.bus.messages import (
     Borrow,
     ClockTicked,
     Fill,
-    Instruction,
     Message,
     OraclePrice,
     Repay,
@@ -627,11 +626,11 @@ class SimulatedAave(OnChainGateway):
                 return account.set_emode(category, self.gas_cost("set_emode"))
         return super().perform(action, wallet)
 
-    async def execute(self, instruction: Instruction) -> None:
-        """Book the accrual up to now, then carry the instruction out at the indices of now."""
+    async def prepare(self, cause: Message) -> None:
+        """Book the accrual up to now, so an action is carried out at the indices of now on balances that
+        hold every interest booked (alone or as a step of a bundle)."""
         self.account.advance(self.clock.now_ns())
-        await self._publish(instruction, self.account.accrue())
-        await super().execute(instruction)
+        await self._publish(cause, self.account.accrue())
 
     def snapshot(self) -> AccountState:
         return self.account.snapshot()

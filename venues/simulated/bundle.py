@@ -6,6 +6,8 @@ copy), optionally inside a flash loan, and either every step takes effect or non
 
 * the flash loan (if any) credits ``amount`` of its asset to the wallet before the first step and takes
   ``amount × (1 + fee)`` back after the last; the lender is a :class:`FlashLender` (Morpho: no fee);
+* each venue a step calls first books what it owes up to now (:meth:`~.onchain.OnChainGateway.prepare`:
+  AAVE's accrued interest), whatever becomes of the bundle;
 * each step is :meth:`~.onchain.OnChainGateway.perform` of its venue, its wallet checks made against the
   wallet as the steps before it left it;
 * a step the venue refuses, or a loan the steps cannot repay, takes every venue touched back to where
@@ -87,6 +89,10 @@ class SimulatedBundler(OnChainGateway):
         bundle = instruction.action
         if not isinstance(bundle, AtomicBundle):
             raise self.unsupported(instruction)
+        for venue in dict.fromkeys(step.venue for step in bundle.steps):
+            contract = self.contracts.get(venue)
+            if contract is not None:
+                await contract.prepare(instruction)
         await self.fill(instruction, self.run(bundle))
 
     def run(self, bundle: AtomicBundle) -> Execution:

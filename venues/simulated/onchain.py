@@ -159,7 +159,12 @@ class OnChainGateway(GatewayComponent):
     # --- the venue as a contract -------------------------------------------------------------------
 
     async def execute(self, instruction: Instruction) -> None:
+        await self.prepare(instruction)
         await self.fill(instruction, self.perform(instruction.action, self.wallet))
+
+    async def prepare(self, cause: Message) -> None:
+        """Bring the venue's own bookkeeping up to now before an action (publishing what that books),
+        whether the action comes alone or as a step of a bundle."""
 
     def perform(self, action: Action, wallet: Balances) -> Execution:
         """Carry out ``action`` on the venue's state, the wallet's funds checked against ``wallet``, and
