@@ -45,6 +45,7 @@ def _register() -> None:
         config_commands,
         log_commands,
         process_commands,
+        sweep_commands,
     )
 
     modules = (
@@ -54,6 +55,7 @@ def _register() -> None:
         process_commands,
         backtest_commands,
         compare_commands,
+        sweep_commands,
     )
     for module in modules:
         module.register(cli)
