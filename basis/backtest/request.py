@@ -37,6 +37,8 @@ class BacktestRequest:
     """Run every component but the feed in its own process, in lockstep over NATS (same log)."""
     nats: str | None = None
     """With ``processes``: the NATS server to use (default: an embedded nats-server)."""
+    stress: str | None = None
+    """A stress scenario, ``NAME@DATE`` (:mod:`basis.backtest.stress`): the bundled series, shocked."""
     checkpoint_interval_ns: int = DAY_NS
     """How often the log keeps the monitors' views (:class:`~basis.bus.store.LogRule`): the first of
     each kind after every multiple of this interval since the epoch (default daily at 00:00 UTC); 0 keeps

@@ -48,6 +48,7 @@ from .gaps import GapFill, plan_gap_fills
 from .metrics import RunMetrics
 from .request import BacktestRequest
 from .strategies import build_router, build_strategy, strategy_params
+from .stress import parse_stress, write_stressed_root
 from .wiring import Wiring, wire
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ def default_run_id(request: BacktestRequest, window: tuple[int, int], capital: f
     }
     if not request.bundled_data:
         fields["bundled_data"] = False
+    if request.stress is not None:
+        fields["stress"] = request.stress
     inputs = json.dumps(fields, sort_keys=True, default=str)
     return f"{request.mode}-{iso(window[0])[:10]}-{hashlib.sha256(inputs.encode()).hexdigest()[:10]}"
 
@@ -147,6 +150,14 @@ class Backtest:
             request.mode, request.environment, root=request.config_root, overrides=request.overrides or None
         )
         self.roots = [DATA_ROOT, *request.data] if request.bundled_data else list(request.data)
+        self.stress: dict[str, Any] | None = None
+        if request.stress is not None:
+            if not request.bundled_data:
+                raise BacktestError("--stress shocks the bundled data: it cannot go with --no-bundled-data")
+            scenario, shock_start = parse_stress(request.stress)
+            stressed = write_stressed_root(scenario, shock_start, DATA_ROOT, request.out / "stressed-data")
+            self.roots[0] = stressed
+            self.stress = scenario.to_dict(shock_start)
         if not self.roots:
             raise BacktestError("no data root: without the bundled data, pass --data")
         for root in request.data:

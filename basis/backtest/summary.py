@@ -102,8 +102,18 @@ def build_summary(
         "proxies": [p.to_dict() for p in backtest.wiring.proxies],
         "gap_rules": gap_rules(backtest.coverage, backtest.gap_fills, backtest.window),
         "instructions": {"total": collector.instructions_total, "rejected": collector.rejected_total},
+        "stress": stress_outcome(backtest.stress, attribution),
         "store": store_url,
     }
+
+
+def stress_outcome(stress: dict[str, Any] | None, attribution: dict[str, float]) -> dict[str, Any] | None:
+    """The stress scenario of the run (None without one) and, plainly, whether it was survived: a
+    liquidation anywhere means it was not, and its loss is attributed to ``liquidation``."""
+    if stress is None:
+        return None
+    loss = attribution.get("liquidation", 0.0)
+    return stress | {"liquidated": loss != 0.0, "liquidation_loss": loss}
 
 
 def turnover(traded_notional: float | None, mean_equity: float, days: float) -> float | None:

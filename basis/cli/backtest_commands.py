@@ -86,6 +86,13 @@ def utc_option(_ctx: click.Context, param: click.Parameter, value: str | None) -
     "epoch: 1d is daily at 00:00 UTC; 6h, 30m, 0 = every view). Facts are always kept; views are also "
     "kept at a risk-level change and at the end of the run.",
 )
+@click.option(
+    "--stress",
+    default=None,
+    metavar="NAME@DATE",
+    help="Replay the bundled data shocked by a stress scenario from DATE: eth_crash, eth_spike, lst_depeg, "
+    "funding_negative (docs/stress.md).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def backtest(
     mode: str,
@@ -104,6 +111,7 @@ def backtest(
     processes: bool,
     nats_url: str | None,
     checkpoint_interval: str,
+    stress: str | None,
     quiet: bool,
 ) -> None:
     """Backtest MODE on historical data; writes summary.json, report.html and the run's event log."""
@@ -135,6 +143,7 @@ def backtest(
         processes=processes,
         nats=nats_url,
         checkpoint_interval_ns=interval_ns,
+        stress=stress,
     )
     run = Backtest(request)  # every input is checked here, before anything runs
     show = not quiet and sys.stderr.isatty()

@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from basis.configs.models import ModeConfig
 
 BORROWED = "WETH"
+EXIT_MARGIN = 1e-4
+"""Extra fraction of the debt a full exit asks to repay (about a day of interest at 3% a year): the
+pool caps a repay at what is owed, so the exit repays interest accrued after the book last saw it."""
 
 
 class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
@@ -102,9 +105,11 @@ class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
         eth_price = view.price(BORROWED)
         minimum = self.params.min_order_usd / eth_price
         excess = view.qty(self.debt_key) - target.get(self.debt_key)
-        owed = max(0.0, target.get(self.eth_key) - view.qty(self.eth_key))
+        # what investors are owed beyond the wallet (gas the wallet fronted included, but only then:
+        # fronted gas alone is made up by the next lever-up, never by selling collateral for it)
+        owed = max(0.0, target.get(self.eth_key) - view.qty(self.eth_key)) if view.withdrawing > 0 else 0.0
         if excess >= minimum or (owed >= minimum and view.qty(self.collateral_key) > 0.0):
-            return [self._deleverage(view, max(excess, 0.0), owed)]
+            return [self._deleverage(view, max(excess, 0.0), owed, full=target.get(self.debt_key) <= 0.0)]
         if reduce_only:
             return []
         borrow = max(0.0, -excess)
@@ -132,8 +137,10 @@ class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
         loan = FlashLoan(venue=p.flash_lender, asset=BORROWED, amount=borrow)
         return AtomicBundle(steps=tuple(steps), flash_loan=loan)
 
-    def _deleverage(self, view: View, repay: float, owed: float) -> AtomicBundle:
+    def _deleverage(self, view: View, repay: float, owed: float, *, full: bool) -> AtomicBundle:
         p = self.params
+        if full:  # the debt has grown since it was last booked: ask for more, the pool repays what is owed
+            repay *= 1.0 + EXIT_MARGIN
         rate = view.prices.lst_rate(p.token)
         collateral = view.qty(self.collateral_key)
         sell = min(collateral, (repay + owed) / rate * (1.0 + p.unwind_cost))

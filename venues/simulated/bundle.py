@@ -18,7 +18,7 @@ copy), optionally inside a flash loan, and either every step takes effect or non
 
 A bundle that goes through is answered with one ``InstructionFilled``: the changes of every step in
 order (the flash loan's credit and repayment cancel out and are left out; a loan fee is booked), then one
-gas change for the whole transaction: Σ of the steps' gas units, the lender's overhead and the smart
+gas change for the whole transaction (``fee``: the steps' fees and the loan's, when in one asset): Σ of the steps' gas units, the lender's overhead and the smart
 account's own (``bundle``), at the gas price of the time.
 """
 
@@ -114,6 +114,7 @@ class SimulatedBundler(OnChainGateway):
         if loan is not None:
             wallet.apply(wallet_key(loan.asset), loan.amount)
         changes: list[Fill] = []
+        fees: dict[str, float] = {}
         gas_eth = self.gas_cost("bundle") + self.gas.cost_units(lender.gas_units if lender else 0)
         for index, step in enumerate(bundle.steps):
             what = f"{step.venue} {step.action.kind}"
@@ -128,7 +129,8 @@ class SimulatedBundler(OnChainGateway):
             wallet.apply_changes(step_changes, WALLET_PREFIX)
             changes += step_changes
             gas_eth += execution.gas_eth
-        fee = 0.0
+            if execution.fee:
+                fees[execution.fee_asset] = fees.get(execution.fee_asset, 0.0) + execution.fee
         if loan is not None and lender is not None:
             fee = loan.amount * lender.fee
             owed = loan.amount + fee
@@ -140,13 +142,12 @@ class SimulatedBundler(OnChainGateway):
                 )
             if fee:
                 changes.append(Fill(instrument=wallet_key(loan.asset), delta=-fee))
+                asset = wallet_asset(loan.asset)
+                fees[asset] = fees.get(asset, 0.0) + fee
         changes.append(GasMeter.change(gas_eth))
-        return Execution(
-            changes=tuple(changes),
-            fee=fee,
-            fee_asset=wallet_asset(loan.asset) if fee and loan is not None else "",
-            gas_eth=gas_eth,
-        )
+        # one fee asset: their sum (a swap's pool fee, the loan's); several: none, the changes hold them
+        fee_asset, fee = next(iter(fees.items())) if len(fees) == 1 else ("", 0.0)
+        return Execution(changes=tuple(changes), fee=fee, fee_asset=fee_asset, gas_eth=gas_eth)
 
     def _lender(self, loan: FlashLoan) -> FlashLender:
         lender = self.lenders.get(loan.venue)
