@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -185,10 +184,16 @@ def write_stressed_root(scenario: Scenario, start: int, source: Path, dest: Path
     return dest
 
 
-def _open(path: Path, mode: str) -> TextIO:
+def _read(path: Path) -> TextIO:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="")
-    return path.open(mode, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")
+
+
+def _write(path: Path) -> TextIO:
+    if path.suffix == ".gz":
+        return gzip.open(path, "wt", encoding="utf-8", newline="")
+    return path.open("w", encoding="utf-8", newline="")
 
 
 def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str, str]]:
@@ -196,7 +201,7 @@ def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str, str]]:
 
 
 def _rewrite(source: Path, target: Path, rewrite: Rewrite, factor: Factor) -> None:
-    with _open(source, "r") as src, _open(target, "w") as out:
+    with _read(source) as src, _write(target) as out:
         reader = csv.DictReader(src)
         if reader.fieldnames is None or "timestamp" not in reader.fieldnames:
             raise BacktestError(f"{source}: a stressed series needs a timestamp column")

@@ -8,18 +8,7 @@ from pathlib import Path
 
 import click
 
-
-def _utc(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ`` -> ns UTC, as ``basis backtest`` reads --start/--end."""
-    if value is None:
-        return None
-    from basis.components.feed import parse_utc
-
-    text = value if "T" in value else f"{value}T00:00:00Z"
-    try:
-        return int(parse_utc(text, naive_is_utc=True))
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r}: {exc} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") from None
+from .backtest_commands import utc_option
 
 
 @click.command()
@@ -50,9 +39,9 @@ def _utc(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int
 )
 @click.option("--no-bundled-data", "no_bundled", is_flag=True, help="Replay only the --data roots.")
 @click.option(
-    "--start", callback=_utc, help="Window start, UTC (default: where all the mode's series exist)."
+    "--start", callback=utc_option, help="Window start, UTC (default: where all the mode's series exist)."
 )
-@click.option("--end", callback=_utc, help="Window end, UTC, exclusive.")
+@click.option("--end", callback=utc_option, help="Window end, UTC, exclusive.")
 @click.option("--capital", type=float, default=None, help="Initial capital in the share class.")
 @click.option(
     "--flows", type=click.Path(path_type=Path), default=None, help="CSV of investor flows: timestamp,amount."
