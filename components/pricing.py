@@ -7,7 +7,8 @@ numbers.
 Unit values in USDT (USD and USDT are the same numéraire):
 
 - ``*:BaseToken:USDT`` and ``*:PerpNotional:*``: 1;
-- ``*:BaseToken:<asset>``: the asset's reference series (``references``; WETH uses ETH's);
+- ``*:BaseToken:<asset>``: the asset's reference series (``references``; WETH uses ETH's; the reward
+  tokens EIGEN and ETHFI their Uniswap pool against WETH, in WETH, × ETH);
 - liquid staking tokens (weETH, wstETH, anything with an :class:`LstRate`): rate (ETH per token) × ETH;
 - ``<venue>:Perp:<symbol>``: the venue's own perp bar close, or the series ``perp_marks`` names for it;
 - ``aave_v3:aToken:a<asset>``: + the price of the underlying; ``aave_v3:debtToken:debt<asset>``: − it.
@@ -46,7 +47,11 @@ asset ``symbol``). ``quote`` is the asset the series is quoted in (default USDT;
 DEFAULT_REFERENCES: dict[str, Reference] = {
     "BTC": ("binance", "BTCUSDT", "spot"),
     "ETH": ("bybit", "ETHUSDT", "spot"),
+    "EIGEN": ("uniswap_v3", "EIGENWETH", "dex", "WETH"),
+    "ETHFI": ("uniswap_v3", "ETHFIWETH", "dex", "WETH"),
 }
+REWARD_TOKENS: dict[str, tuple[str, ...]] = {"weETH": ("EIGEN", "ETHFI")}
+"""The reward tokens holders of a liquid staking token receive (ether.fi: EIGEN and ETHFI)."""
 DEFAULT_ALIASES: dict[str, str] = {"WETH": "ETH"}
 DEFAULT_LSTS: tuple[str, ...] = ("weETH", "wstETH")
 DEFAULT_MAX_AGE_S: dict[int, int] = {HOUR_S: 48 * HOUR_S, DAY_S: 72 * HOUR_S}

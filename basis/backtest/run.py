@@ -167,7 +167,9 @@ class Backtest:
         catalogue = discover(self.roots)
         self.wiring: Wiring = wire(self.config, catalogue)
         self.coverage = coverages(self.wiring.series, self.roots)
-        self.default_window = common_window(self.coverage)
+        self.default_window = common_window(
+            [c for c in self.coverage if c.spec.name not in self.wiring.unbounded]
+        )
         self.window = self._window()
         self.capital = float(
             request.capital if request.capital is not None else self.config.mode.initial_capital

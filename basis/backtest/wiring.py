@@ -15,7 +15,7 @@ from basis.bus.component import Component
 from basis.bus.ids import IdFactory
 from basis.bus.instruments import perp as perp_key
 from basis.components.feed import Catalogue, SeriesSpec
-from basis.components.pricing import DEFAULT_REFERENCES, Reference
+from basis.components.pricing import DEFAULT_REFERENCES, REWARD_TOKENS, Reference
 from basis.configs import (
     CexVenueConfig,
     DexVenueConfig,
@@ -44,8 +44,20 @@ VenueFactory = Callable[[Bus, Clock, IdFactory], Component]
 REFERENCE_SERIES: dict[str, tuple[str, str]] = {
     "BTC": ("binance", "cex/binance/BTCUSDT_spot_1h.csv.gz"),
     "ETH": ("bybit", "cex/bybit/ETHUSDT_spot_1h.csv.gz"),
+    "EIGEN": ("uniswap_v3", "tokens/eigen_weth_1h.csv.gz"),
+    "ETHFI": ("uniswap_v3", "tokens/ethfi_weth_1h.csv.gz"),
 }
 """The file behind each asset's reference price (``components.pricing.DEFAULT_REFERENCES``)."""
+UNBOUNDED_REFERENCES: frozenset[str] = frozenset(REWARD_TOKENS["weETH"])
+"""Assets whose reference series does not bound a run's window: reward tokens, which exist only from
+their first distribution on (EIGEN from 2024-10-05) and are valued only once held."""
+
+
+def reward_tokens(mode: ModeConfig) -> tuple[str, ...]:
+    """The reward tokens a mode receives: those of the liquid staking token it holds."""
+    if not mode.staking_enabled or mode.lst_type is None:
+        return ()
+    return REWARD_TOKENS.get(str(mode.lst_type), ())
 
 
 @dataclass(slots=True)
@@ -65,6 +77,8 @@ class Wiring:
     references: dict[str, Reference] = field(default_factory=dict)
     perp_marks: dict[str, Reference] = field(default_factory=dict)
     proxies: list[Proxy] = field(default_factory=list)
+    unbounded: set[str] = field(default_factory=set)
+    """Names of the series that do not bound the run's window (see :data:`UNBOUNDED_REFERENCES`)."""
     venues: list[tuple[str, VenueFactory]] = field(default_factory=list)
     """``(component name, factory)`` of each simulated venue."""
 
@@ -103,10 +117,10 @@ def _hedges(run: RunConfig) -> dict[str, float]:
 
 def price_sources(run: RunConfig) -> tuple[dict[str, Reference], dict[str, Reference]]:
     """How a run values balances, in any environment: the reference series of each asset it holds
-    (ETH always: gas is paid in ETH), and the series each perp is marked to (the venue's own, or the
-    proxy its simulation config names)."""
+    (ETH always: gas is paid in ETH; the reward tokens of its staking token), and the series each perp
+    is marked to (the venue's own, or the proxy its simulation config names)."""
     mode = run.mode
-    assets = {mode.asset, run.share_class.name, "ETH"}
+    assets = {mode.asset, run.share_class.name, "ETH", *reward_tokens(mode)}
     references = {asset: DEFAULT_REFERENCES[asset] for asset in sorted(assets) if asset in DEFAULT_REFERENCES}
     symbol = f"{mode.asset}USDT"
     hedge_venues = _hedges(run)
@@ -131,6 +145,8 @@ def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
     wiring.references, wiring.perp_marks = price_sources(run)
     for asset in wiring.references:
         wiring.add_series(catalogue, REFERENCE_SERIES[asset][1])
+        if asset in UNBOUNDED_REFERENCES:
+            wiring.unbounded.add(catalogue.for_path(REFERENCE_SERIES[asset][1]).name)
 
     spot_venue = mode.venues.spot if mode.basis_trade_enabled else None
     hedges = _hedges(run)
@@ -146,9 +162,9 @@ def wire(run: RunConfig, catalogue: Catalogue) -> Wiring:
         elif kind == "lending":
             chain.contracts.append(_aave(wiring, catalogue, venue, mode))
         elif kind == "staking":
-            chain.contracts.append(_staking(wiring, catalogue, venue))
+            chain.contracts.append(_staking(wiring, catalogue, venue, mode))
         elif isinstance(config, DexVenueConfig):
-            chain.contracts.append(_dex(venue.name, config, mode))
+            chain.contracts.append(_dex(wiring, catalogue, venue, mode))
         elif isinstance(config, FlashLoanVenueConfig):
             chain.lenders[name] = FlashLender(name, config.flash_loan_fee, config.gas.get("flash_loan", 0))
         elif isinstance(config, MiddlewareVenueConfig):
@@ -274,13 +290,22 @@ def _aave(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, mode: Mode
     return make
 
 
-def _staking(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue) -> ContractFactory:
+def _staking(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, mode: ModeConfig) -> ContractFactory:
+    """The staking venue of the mode's token; with reward tokens (ether.fi), their distribution series
+    (``<REWARD>_rewards`` / ``<REWARD>_topups`` of the venue's simulation series) and the base token
+    they are paid per."""
     config: Any = venue.config
     token = config.lst
     source = _source(venue, f"{token}_rate")
     wiring.add_series(catalogue, source.path)
     _note_proxy(wiring, venue.name, f"{token}_rate", source)
     delay = float(config.transfers.withdrawal_delay_seconds)
+    rewards = reward_tokens(mode) if token == mode.lst_type else ()
+    for reward in rewards:
+        for name in (f"{reward}_rewards", f"{reward}_topups"):
+            if name in venue.series:
+                wiring.add_series(catalogue, venue.series[name].path)
+    base_token = str(getattr(config, "base_token", "") or "") if rewards else ""
 
     def make(bus: Bus, clock: Clock, ids: IdFactory) -> OnChainGateway:
         return SimulatedStaking(
@@ -291,28 +316,45 @@ def _staking(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue) -> Cont
             token=token,
             rate_venue=catalogue.for_path(source.path).venue,
             unstake_delay_s=delay,
+            base_token=base_token,
             gas_units=dict(config.gas),
         )
 
     return make
 
 
-def _dex(name: str, config: DexVenueConfig, mode: ModeConfig) -> ContractFactory:
-    """Uniswap as a leveraged staking mode uses it: the pool of its staking token against WETH, priced
-    at the token's exchange rate (the issuer's rate series), in the configured LST fee tier."""
+def _dex(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, mode: ModeConfig) -> ContractFactory:
+    """Uniswap as the staking modes use it: the pool of the staking token against WETH, priced at the
+    token's exchange rate (the issuer's rate series), in the configured LST fee tier; and the pool of
+    each reward token against WETH (``<REWARD>WETH_swap``, its bars) in the default fee tier, where the
+    reward tokens are sold."""
+    config: Any = venue.config
     lst, issuer = mode.lst_type, mode.venues.staking
     rate_pools = {f"{lst}WETH": (str(lst), "WETH")} if lst is not None and issuer is not None else {}
     issuers = {str(lst): str(issuer)} if rate_pools else {}
+    pools: dict[str, tuple[str, str]] = {}
+    bar_venues: set[str] = set()
+    for reward in reward_tokens(mode):
+        source = _source(venue, f"{reward}WETH_swap")
+        wiring.add_series(catalogue, source.path)
+        bars = catalogue.for_path(source.path)
+        pools[bars.symbol] = (reward, "WETH")
+        bar_venues.add(bars.venue)
+    if len(bar_venues) > 1:
+        raise BacktestError(f"{venue.name}: the pools' bars come from several venues: {sorted(bar_venues)}")
     gas = {str(op): n for op, n in config.gas.items()}
     fee = config.lst_fee_tier / 1_000_000  # hundredths of a basis point
+    pool_fee = config.default_fee_tier / 1_000_000
 
     def make(bus: Bus, clock: Clock, ids: IdFactory) -> OnChainGateway:
         return SimulatedDex(
             bus,
             clock,
             ids,
-            pools={},
-            venue=name,
+            pools=dict(pools),
+            venue=venue.name,
+            bar_venue=next(iter(bar_venues), ""),
+            pool_fee=pool_fee,
             rate_pools=rate_pools,
             rate_pool_fee=fee,
             issuers=issuers,

@@ -78,6 +78,15 @@ class RewardDistribution(Message, frozen=True, kw_only=True):
     token: str
     reward_token: str
     amount_per_unit: float
+    """Reward tokens per unit of ``token`` for the period, as published."""
+    period_start: int = 0
+    """Start of the staking period the amount is for (ns, its first day 00:00 UTC); 0: not given."""
+    period_end: int = 0
+    """End of that period (ns, exclusive: 00:00 UTC of the day after its last day); 0: not given."""
+    distributed: float = 0.0
+    """Reward tokens distributed for the period in all (0: not given)."""
+    staked: float = 0.0
+    """Units of ``token`` that shared them (0: not given)."""
 
 
 class ModelSignal(Message, frozen=True, kw_only=True):

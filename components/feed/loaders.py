@@ -7,7 +7,8 @@ Message times (ns since the epoch, UTC):
 * ``FundingRate``: the settlement time;
 * ``ReserveState``, ``OraclePrice``, ``LstRate``: the snapshot time;
 * ``GasPrice``: the sampled block's ``block_timestamp`` (not the nominal hour, see the data README);
-* ``RewardDistribution``: the file's ``timestamp`` (period end or payout date).
+* ``RewardDistribution``: the file's ``timestamp`` (period end or payout date); the period's dates, the
+  total distributed and the staked amounts that shared it when the file has them (``SeriesSpec.extra``).
 
 Several roots: the file of a series is read from every root that has it, in root order. A later root
 only contributes rows whose time is after the last time read from the earlier roots, so it extends the
@@ -41,8 +42,10 @@ from basis.bus.messages import (
 )
 
 from .errors import MalformedRowError, MissingSeriesError, NonMonotonicError
-from .series import SeriesSpec
+from .series import PERIOD_COLUMNS, STAKED_COLUMNS, SeriesSpec
 from .times import NS, iso, parse_utc
+
+DAY_NS = 86_400 * NS
 
 Builder = Callable[[SeriesSpec, int, list[float], IdFactory], Message]
 
@@ -127,6 +130,8 @@ def _gas(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
 
 
 def _reward(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Message:
+    extra = dict(zip(spec.extra, v[1:], strict=True))
+    start, end = (extra.get(c) for c in PERIOD_COLUMNS)
     return RewardDistribution(
         id=ids.next_id(),
         ts=ts,
@@ -134,6 +139,10 @@ def _reward(spec: SeriesSpec, ts: int, v: list[float], ids: IdFactory) -> Messag
         token=spec.quote,
         reward_token=spec.symbol,
         amount_per_unit=v[0],
+        period_start=0 if start is None else int(start),
+        period_end=0 if end is None else int(end) + DAY_NS,  # the last day is included
+        distributed=extra.get(f"{spec.symbol.lower()}_earned", 0.0),
+        staked=sum(extra.get(c, 0.0) for c in STAKED_COLUMNS),
     )
 
 
@@ -151,7 +160,25 @@ BUILDERS: dict[str, Builder] = {
 def columns_of(spec: SeriesSpec) -> tuple[str, ...]:
     """The columns read for ``spec``: its time column, then its values."""
     columns = COLUMNS[spec.kind]
-    return (*columns, spec.column) if spec.kind == "reward" else columns
+    return (*columns, spec.column, *spec.extra) if spec.kind == "reward" else columns
+
+
+def _date_ns(text: str) -> float:
+    """A ``YYYY-MM-DD`` cell as its 00:00 UTC in ns (exact in a float)."""
+    return float(parse_utc(f"{text}T00:00:00Z"))
+
+
+def _cells_parser(spec: SeriesSpec) -> Callable[[Sequence[str]], list[float]] | None:
+    """How the value cells of ``spec``'s rows become numbers when some are dates (the period of a reward
+    row); None when every cell is a number (the common case, parsed inline)."""
+    dated = [i for i, c in enumerate(columns_of(spec)[1:]) if c in PERIOD_COLUMNS]
+    if not dated:
+        return None
+
+    def parse(cells: Sequence[str]) -> list[float]:
+        return [_date_ns(c) if i in dated else float(c) for i, c in enumerate(cells)]
+
+    return parse
 
 
 # --- rows -----------------------------------------------------------------------------------------
@@ -175,9 +202,10 @@ def _diagnose(path: Path, line: int, columns: Sequence[str], cells: Sequence[str
     """The error for a row whose values did not parse: the first bad column and why."""
     for column, text in zip(columns[1:], cells[1:], strict=True):
         try:
-            _number(text)
+            _date_ns(text) if column in PERIOD_COLUMNS else _number(text)
         except ValueError as exc:
-            problem = "empty value" if not text.strip() else f"{text!r} is not a number ({exc})"
+            what = "a date (YYYY-MM-DD)" if column in PERIOD_COLUMNS else "a number"
+            problem = "empty value" if not text.strip() else f"{text!r} is not {what} ({exc})"
             return MalformedRowError(path, line, column, problem)
     return MalformedRowError(path, line, None, "row cannot be read")
 
@@ -378,10 +406,12 @@ class SeriesReader:
         count = 0
         scan = FileScan(spec, path)
         rows = iter(scan)
+        dated = _cells_parser(spec)
         try:
             for ts, row in rows:
                 try:
-                    numbers = list(map(float, scan.values(row)))
+                    cells = scan.values(row)
+                    numbers = list(map(float, cells)) if dated is None else dated(cells)
                 except ValueError:
                     raise _diagnose(path, scan.line, scan.columns, [row[i] for i in scan.picks]) from None
                 if not isfinite(sum(numbers)) and not all(map(isfinite, numbers)):  # a nan or infinity

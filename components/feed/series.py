@@ -78,7 +78,7 @@ class SeriesSpec:
     irregular event series such as reward payouts); a hole is a spacing larger than
     ``interval_s + jitter_s``. ``quote`` is the unit of the values: the quote currency of a bar or oracle
     price, ``ETH`` for LST rates, ``gwei`` for gas, the staked token a reward is paid per. ``column`` is
-    the value column of reward files.
+    the value column of reward files, ``extra`` the further columns read from them.
     """
 
     kind: Kind
@@ -90,6 +90,8 @@ class SeriesSpec:
     jitter_s: int = 0
     quote: str = ""
     column: str = ""
+    extra: tuple[str, ...] = ()
+    """Further columns of a reward file read into its messages (:func:`reward_columns`)."""
 
     @property
     def name(self) -> str:
@@ -203,7 +205,20 @@ def _reward(m: re.Match[str], root: Path) -> SeriesSpec | None:
     if column is None:
         return None
     staked = token_name(column[len(prefix) :].split("_", 1)[0])
-    return SeriesSpec("reward", m["venue"], reward.upper(), m[0], quote=staked, column=column)
+    extra = tuple(c for c in reward_columns(reward) if c in header)
+    return SeriesSpec("reward", m["venue"], reward.upper(), m[0], quote=staked, column=column, extra=extra)
+
+
+PERIOD_COLUMNS: tuple[str, str] = ("staking_period_start", "staking_period_end")
+"""Inclusive dates (``YYYY-MM-DD``) of the staking period a reward row is for."""
+STAKED_COLUMNS: tuple[str, ...] = ("eth_restaked", "eth_not_restaked")
+"""The staked amounts that shared a period's reward (summed)."""
+
+
+def reward_columns(reward: str) -> tuple[str, ...]:
+    """The columns of a reward file read besides its per-unit value, when the file has them: the period
+    (:data:`PERIOD_COLUMNS`), the total distributed (``<reward>_earned``) and :data:`STAKED_COLUMNS`."""
+    return (*PERIOD_COLUMNS, f"{reward}_earned", *STAKED_COLUMNS)
 
 
 def _quote_of(symbol: str) -> str:

@@ -39,6 +39,7 @@ from basis.bus.messages import (
     Swap,
     Withdraw,
 )
+from basis.components.pricing import REWARD_TOKENS
 
 from .base import Strategy
 from .params import LeveragedStakingParams, StrategyParams
@@ -69,7 +70,10 @@ class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
             staking_venue=venues.staking,
             flash_lender=venues.flash_loan,
             max_slippage_bps=max(mode.slippage_bps * 4.0, 10.0),
+            unwind_cost=0.001 + 2.0 * mode.slippage_bps / 10_000.0,
         )
+        if mode.lst_type is not None:
+            fields["dust_tokens"] = REWARD_TOKENS.get(str(mode.lst_type), ())
         return {k: v for k, v in fields.items() if v is not None}
 
     # --- keys --------------------------------------------------------------------------------------

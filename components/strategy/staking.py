@@ -4,7 +4,8 @@ Target: the wallet holds the deployable equity as the staking venue's token (weE
 wstETH through Lido), valued at the protocol's exchange rate, and what is owed to investors as ETH.
 Deposits are staked; withdrawals are unstaked 1:1 through the protocol's withdrawal queue (the ETH is
 in transit until the queue pays it, then paid out). The staking return accrues through the exchange
-rate, so nothing else is traded.
+rate; the reward tokens of the staking token (weETH: EIGEN, ETHFI) are sold for ETH on Uniswap once
+above the dust threshold (``sell_dust``), and the ETH is staked with the next rebalance.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
 from basis.bus.messages import AnyAction, Stake, Unstake
+from basis.components.pricing import REWARD_TOKENS
 
-from .base import Strategy
+from .base import Strategy, Trigger
 from .params import StakingParams, StrategyParams
 from .view import Target, View
 
@@ -32,6 +34,7 @@ class StakingStrategy(Strategy[StakingParams]):
         fields = super().mode_fields(mode)
         if mode.lst_type is not None:
             fields["token"] = mode.lst_type
+            fields["dust_tokens"] = REWARD_TOKENS.get(str(mode.lst_type), ())
         return fields
 
     @property
@@ -49,6 +52,15 @@ class StakingStrategy(Strategy[StakingParams]):
 
     def deployed_usd(self, view: View) -> float:
         return view.qty(self.staked_key) * view.price(self.params.token)
+
+    def rebalance_triggers(self, view: View) -> list[Trigger]:
+        """ETH left idle in the wallet (the proceeds of a dust sale) worth more than the dust threshold of
+        equity is staked, well before it would reach the deviation threshold."""
+        idle = view.qty(self.eth_key) - view.withdrawing
+        value = idle * view.price("ETH")
+        if value >= max(self.params.dust_threshold * view.equity_usd, self.params.min_order_usd):
+            return [Trigger("idle", f"idle ETH {idle:g} above the dust threshold")]
+        return []
 
     def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
         token = self.params.token

@@ -41,6 +41,9 @@ UNWIND_DEX: Final[VenueName] = "uniswap"
 """Where a leveraged staking position sells its token for WETH inside an unwinding bundle (an unstake
 pays out days later, too late for a flash loan)."""
 """Leveraged entries and exits run as one atomic bundle through this venue."""
+REWARD_PAYING_LSTS: Final = frozenset({"weETH"})
+"""Liquid staking tokens whose holders receive reward tokens (ether.fi: EIGEN, ETHFI), sold on
+:data:`UNWIND_DEX` once above the dust threshold."""
 
 
 class RiskThresholds(StrictModel):
@@ -201,6 +204,8 @@ class ModeConfig(StrictModel):
             needed.add(self.staking_venue)
         if self.leveraged:
             needed.update((self.venues.flash_loan, ATOMIC_MIDDLEWARE, self.venues.unwind, UNWIND_DEX))
+        if self.staking_enabled and self.lst_type in REWARD_PAYING_LSTS:
+            needed.add(UNWIND_DEX)  # where the reward tokens are sold
         if self.ml_config is not None:
             needed.add(self.ml_config.venue)
         if self.on_chain or self.venues.wallet_transfer:

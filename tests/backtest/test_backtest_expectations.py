@@ -22,7 +22,7 @@ from backtestutil import (
     utc_ns,
 )
 
-from basis.bus.messages import FundingRate, InstructionFilled, Liquidated, Settled
+from basis.bus.messages import FundingRate, Instruction, InstructionFilled, Liquidated, Settled, Swap
 
 HEDGE_VENUES = ("binance", "bybit", "okx")
 FUNDING_TOLERANCE = 0.005
@@ -186,31 +186,75 @@ def test_eth_basis_reports_in_eth(full_runs: dict[str, FullRun]) -> None:
 
 def test_staking_earns_the_exchange_rate_growth_of_its_token(full_runs: dict[str, FullRun]) -> None:
     """eth_staking_only: the ETH staked at the weETH/ETH rate in force grows with that rate; the staking
-    attribution is capital × (last rate of the window / rate at the stake − 1), within 1 bp of equity."""
+    attribution is Σ over the stakes (the capital, then the proceeds of reward sales) of ETH staked ×
+    (last rate of the window / rate at the stake − 1), within 1 bp of equity."""
     run = full_runs["eth_staking_only"]
     summary = run.summary
     start, end = utc_ns(summary["start"]), utc_ns(summary["end"])
     stakes = [
-        (m.ts, c.delta)
+        (m.ts, -c.delta)
         for _, _, m in read_log(run.store_url, run.run_id, "evt.etherfi.filled")
         if isinstance(m, InstructionFilled)
-        for c in m.changes
-        if c.instrument == "wallet:BaseToken:ETH" and c.delta < -1.0
+        for c in m.changes[:-1]  # the last change is gas
+        if c.instrument == "wallet:BaseToken:ETH"
     ]
-    assert len(stakes) == 1, f"expected one stake, the log has {stakes}"
-    staked_at, staked = stakes[0]
-    assert start <= staked_at < end and -staked == pytest.approx(summary["initial_equity"], rel=1e-12)
+    assert stakes and stakes[0][1] == pytest.approx(summary["initial_equity"], rel=1e-12), stakes
+    assert all(start <= ts < end for ts, _ in stakes)
+    assert all(0.0 < eth < 0.01 * summary["initial_equity"] for _, eth in stakes[1:]), stakes
 
     rows = read_rows("aave_v3/oracle_weeth_eth_daily.csv")
     rates = [(utc_ns(r["timestamp"]), float(r["price_eth"])) for r in rows]
-    at_stake = [v for ts, v in rates if ts <= staked_at][-1]
     last = [v for ts, v in rates if ts < end][-1]
-    expected = -staked * (last / at_stake - 1.0)
+    expected = sum(eth * (last / [v for ts, v in rates if ts <= at][-1] - 1.0) for at, eth in stakes)
 
     attribution = summary["attribution"]
     assert abs(attribution["staking"] - expected) <= 1e-4 * summary["final_equity"], (attribution, expected)
-    assert attribution["funding"] == attribution["lending_interest"] == attribution["trading_fees"] == 0.0
-    assert attribution["gas"] < 0.0 and abs(attribution["price"]) < 1e-6  # ETH equity: only the gas ETH
+    assert attribution["funding"] == attribution["lending_interest"] == 0.0
+    # ETH equity: the price effect is the reward tokens' move (in ETH) between their credit and their sale
+    assert attribution["gas"] < 0.0 and abs(attribution["price"]) < attribution["rewards"]
+    assert -0.01 * attribution["rewards"] < attribution["trading_fees"] < 0.0  # the pool fee of the sales
+
+
+def test_ether_fi_rewards_are_credited_and_sold_for_eth(full_runs: dict[str, FullRun]) -> None:
+    """eth_staking_only holds weETH: the EIGEN of the first distribution period (2024-08-15..2024-10-05) is
+    eigen_earned / (eth_restaked + eth_not_restaked) × the eETH held (weETH × each day's rate, averaged over
+    the period's days), credited when the period closes; rewards count under ``rewards`` and the log has
+    the Swap instructions that sold them for ETH on Uniswap."""
+    run = full_runs["eth_staking_only"]
+    summary = run.summary
+    credits = [
+        m
+        for _, _, m in read_log(run.store_url, run.run_id, "evt.etherfi.>")
+        if isinstance(m, Settled) and m.kind == "rewards"
+    ]
+    first = next(m for m in credits if m.asset == "EIGEN")
+    period_start, period_end = utc_ns("2024-08-15T00:00:00Z"), utc_ns("2024-10-06T00:00:00Z")
+    assert first.ts == period_end and first.instrument == "wallet:BaseToken:EIGEN"
+
+    (row,) = [
+        r for r in read_rows("staking/etherfi_eigen_rewards.csv") if r["staking_period_end"] == "2024-10-05"
+    ]
+    per_eeth = float(row["eigen_earned"]) / (float(row["eth_restaked"]) + float(row["eth_not_restaked"]))
+    rates = [
+        (utc_ns(r["timestamp"]), float(r["price_eth"]))
+        for r in read_rows("aave_v3/oracle_weeth_eth_daily.csv")
+    ]
+    staked_at = utc_ns(summary["start"])
+    weeth = summary["initial_equity"] / [v for ts, v in rates if ts <= staked_at][-1]
+    daily = [v for ts, v in rates if period_start <= ts < period_end]
+    assert len(daily) == 52
+    assert first.amount == pytest.approx(per_eeth * weeth * sum(daily) / len(daily), rel=1e-9)
+    assert {m.asset for m in credits} == {"EIGEN", "ETHFI"}
+
+    sales = [
+        m.action
+        for _, _, m in read_log(run.store_url, run.run_id, "cmd.uniswap.>")
+        if isinstance(m, Instruction) and isinstance(m.action, Swap)
+    ]
+    assert sales and all(s.sell_asset in ("EIGEN", "ETHFI") and s.buy_asset == "ETH" for s in sales), sales
+    eigen = sum(m.amount for m in credits if m.asset == "EIGEN")
+    assert 0.5 * eigen < sum(s.amount for s in sales if s.sell_asset == "EIGEN") <= eigen
+    assert summary["attribution"]["rewards"] > 0.002 * summary["initial_equity"]
 
 
 def test_leverage_is_entered_in_one_bundle_and_kept_at_its_target(full_runs: dict[str, FullRun]) -> None:
@@ -236,4 +280,5 @@ def test_leverage_is_entered_in_one_bundle_and_kept_at_its_target(full_runs: dic
     assert health and all(1.15 < h < 1.25 for h in health), (min(health), max(health))
     attribution = summary["attribution"]
     assert attribution["staking"] > 0.0 > attribution["borrow_cost"] and attribution["lending_interest"] > 0.0
-    assert abs(attribution["price"]) < 1e-6 and attribution["trading_fees"] <= 0.0
+    # the price effect is the reward tokens' move (in ETH) between their credit and their sale
+    assert abs(attribution["price"]) < attribution["rewards"] and attribution["trading_fees"] <= 0.0
