@@ -1,5 +1,8 @@
 """The health of a running system: every component answers a ping (``sys.control.<name>``) with its
-heartbeat (``sys.heartbeat.<name>``), or is named as not answering (``basis status``, ``basis up``)."""
+heartbeat (``sys.heartbeat.<name>``), or is named as not answering (``basis status``, ``basis up``).
+
+On a server with one user per component (``basis up --auth``) it logs in as ``operator``, the user that
+may ping: its credentials are given, or found in ``$BASIS_NATS_USER`` / ``$BASIS_NATS_PASSWORD``."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from basis.bus.bus import Bus
+from basis.bus.credentials import Credentials
 from basis.bus.ids import RandomIds
 from basis.bus.messages import Control, Heartbeat
 from basis.bus.transport.nats import NatsTransport
@@ -28,10 +32,19 @@ class Health:
         return self.heartbeat is not None
 
 
-async def check_health(nats_url: str, components: Sequence[str], *, timeout: float = 2.0) -> list[Health]:
+async def check_health(
+    nats_url: str,
+    components: Sequence[str],
+    *,
+    timeout: float = 2.0,
+    credentials: Credentials | None = None,
+) -> list[Health]:
     """Ping every component of ``components`` at once (``sys.control.<name>``) and collect the
-    heartbeats that answer within ``timeout`` seconds."""
-    transport = await NatsTransport.connect(nats_url, name="basis-status", max_reconnect_attempts=1)
+    heartbeats that answer within ``timeout`` seconds (logged in as ``credentials``, else as the
+    environment says)."""
+    transport = await NatsTransport.connect(
+        nats_url, name="basis-status", max_reconnect_attempts=1, credentials=credentials
+    )
     try:
         bus = Bus(transport, component="status")
         pings = {

@@ -9,6 +9,11 @@ The server listens on 127.0.0.1 on a free port, with JetStream on and its store 
 ``<run_dir>/jetstream``; its log goes to ``<run_dir>/nats-server.log``. It runs in its own process
 group, so a Ctrl-C aimed at the owning program reaches the program, which drains its connection and
 then stops the server.
+
+``config`` starts it with a configuration file (``nats-server -c``), such as the users and permissions
+of :mod:`basis.bus.permissions`. nats-server takes the command line over the file, so the address and
+port given here win over the file's; the file must not name a JetStream ``store_dir`` (nats-server
+refuses it beside the ``-sd`` given here).
 """
 
 from __future__ import annotations
@@ -99,8 +104,11 @@ class EmbeddedNats:
         startup_timeout: float = 10.0,
         extra_args: tuple[str, ...] = (),
         store_dir: str | Path | None = None,
+        config: str | Path | None = None,
     ) -> None:
-        """``store_dir``: where JetStream keeps its streams (default ``<run_dir>/jetstream``)."""
+        """``store_dir``: where JetStream keeps its streams (default ``<run_dir>/jetstream``);
+        ``config``: a configuration file read first (the options given here override it)."""
+        self.config = Path(config) if config is not None else None
         self.run_dir = Path(run_dir)
         self._store_dir = Path(store_dir) if store_dir is not None else self.run_dir / "jetstream"
         self.host = host
@@ -126,7 +134,10 @@ class EmbeddedNats:
 
     def command(self) -> list[str]:
         binary = self.binary or nats_server_binary()
-        cmd = [str(binary), "-a", self.host, "-p", str(self.port), "--server_name", "basis-embedded"]
+        cmd = [str(binary)]
+        if self.config is not None:
+            cmd += ["-c", str(self.config)]
+        cmd += ["-a", self.host, "-p", str(self.port), "--server_name", "basis-embedded"]
         if self.jetstream:
             cmd += ["-js", "-sd", str(self.store_dir)]
         return cmd + list(self.extra_args)

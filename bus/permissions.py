@@ -11,7 +11,14 @@ gateway's also as ``sim-<venue>``, the feed's as ``market-data``), dead letters 
 replies (``_INBOX.>``) and what JetStream needs: its API (``$JS.API.>``: streams, durable consumers,
 key-value buckets) and acknowledgements (``$JS.ACK.>``). Gateways write their execution journal, the
 key-value bucket ``basis_executed`` (``$KV.basis_executed.>``). The ``reader`` user is for outside
-tools: it subscribes to market data, events, heartbeats and its inboxes, and publishes nothing.
+tools: it subscribes to market data, events, heartbeats and its inboxes, and publishes nothing. The
+``operator`` user is for the supervisor and ``basis status``: it pings components (publishes
+``sys.control.>``) and reads their heartbeats, nothing else.
+
+Each component process logs in as one user (:func:`user_for`): ``market-data`` as ``feed``,
+``sim-<venue>`` as ``gateway-<venue>``, ``sim-chain`` as ``sim-chain``, every other component under its
+own name. :func:`system_permissions` gives the users of one running system: the users of its
+components, ``operator`` and ``reader``.
 
 :func:`render_config` writes the nats-server configuration (JSON, which nats-server reads as its own
 syntax). Passwords come from ``$BASIS_NATS_PASSWORD_<USER>`` (``gateway-aave_v3`` →
@@ -55,6 +62,8 @@ SIMULATED_GATEWAY_PREFIX = "sim-"
 FEED_COMPONENT = "market-data"
 """The feed answers pings as ``market-data``."""
 READER = "reader"
+OPERATOR = "operator"
+FEED_USER = "feed"
 PASSWORD_ENV_PREFIX = "BASIS_NATS_PASSWORD_"
 
 RESERVED_SOURCES = frozenset(
@@ -142,15 +151,20 @@ def chain_permissions(venues: Sequence[str]) -> Permissions:
     return _component(CHAIN_COMPONENT, *own)
 
 
-def component_permissions(venues: Sequence[str] = DEFAULT_VENUES) -> tuple[Permissions, ...]:
+def component_permissions(
+    venues: Sequence[str] = DEFAULT_VENUES, chain_venues: Sequence[str] | None = None
+) -> tuple[Permissions, ...]:
     """The permissions of every component, with one gateway per venue of ``venues``, and the simulated
-    chain for those of them that are on chain."""
+    chain for ``chain_venues`` (by default those of ``venues`` that are on chain)."""
     venues = check_venues(venues)
-    on_chain = [venue for venue in venues if venue in ON_CHAIN_VENUES]
+    on_chain = [v for v in venues if v in ON_CHAIN_VENUES] if chain_venues is None else list(chain_venues)
+    unknown = [venue for venue in on_chain if venue not in venues]
+    if unknown:
+        raise BusError(f"the chain hosts venues that are not among the venues: {', '.join(unknown)}")
     chain = (chain_permissions(on_chain),) if on_chain else ()
     return (
         # the replay feed publishes market data, investor flows, and drives the clock in a backtest
-        _component("feed", _all(s.MD), _all(s.CMD, "fund"), s.clock(), also_known_as=(FEED_COMPONENT,)),
+        _component(FEED_USER, _all(s.MD), _all(s.CMD, "fund"), s.clock(), also_known_as=(FEED_COMPONENT,)),
         _component("clock", s.clock()),
         *(gateway_permissions(venue) for venue in venues),
         *chain,
@@ -174,9 +188,52 @@ def reader_permissions() -> Permissions:
     )
 
 
+def operator_permissions() -> Permissions:
+    """The supervisor and ``basis status``: ping every component, read the heartbeats that answer."""
+    return Permissions(
+        OPERATOR,
+        publish=(_all(s.SYS, "control"), INBOX),
+        subscribe=(_all(s.SYS, "heartbeat"), INBOX),
+    )
+
+
 def all_permissions(venues: Sequence[str] = DEFAULT_VENUES) -> tuple[Permissions, ...]:
-    """Every user of the configuration: the components, then ``reader``."""
-    return (*component_permissions(venues), reader_permissions())
+    """Every user of the configuration: the components, then ``operator`` and ``reader``."""
+    return (*component_permissions(venues), operator_permissions(), reader_permissions())
+
+
+def user_for(component: str) -> str:
+    """The NATS user the process of ``component`` logs in as: ``market-data`` → ``feed``,
+    ``sim-<venue>`` → ``gateway-<venue>``, ``sim-chain`` → ``sim-chain``, any other its own name."""
+    if component == FEED_COMPONENT:
+        return FEED_USER
+    if component != CHAIN_COMPONENT and component.startswith(SIMULATED_GATEWAY_PREFIX):
+        return gateway_name(component.removeprefix(SIMULATED_GATEWAY_PREFIX))
+    return component
+
+
+def system_permissions(
+    components: Sequence[str], chain_venues: Sequence[str] = ()
+) -> tuple[Permissions, ...]:
+    """The users of one running system: one per process of ``components`` (:func:`user_for`), then
+    ``operator`` and ``reader``. Its venues are those of its ``sim-<venue>`` gateways and
+    ``chain_venues``, the venues ``sim-chain`` hosts; the router may command each of them."""
+    if CHAIN_COMPONENT in components and not chain_venues:
+        raise BusError(f"{CHAIN_COMPONENT} runs: name the venues it hosts")
+    if chain_venues and CHAIN_COMPONENT not in components:
+        raise BusError(f"venues on chain but no {CHAIN_COMPONENT} to host them: {', '.join(chain_venues)}")
+    exchanges = [
+        name.removeprefix(SIMULATED_GATEWAY_PREFIX)
+        for name in components
+        if name != CHAIN_COMPONENT and name.startswith(SIMULATED_GATEWAY_PREFIX)
+    ]
+    venues = check_venues([*exchanges, *chain_venues])
+    known = {p.user: p for p in component_permissions(venues, chain_venues)}
+    users = list(dict.fromkeys(user_for(name) for name in components))
+    missing = [user for user in users if user not in known]
+    if missing:
+        raise BusError(f"no NATS user for the components {', '.join(missing)}; known: {', '.join(known)}")
+    return (*(known[user] for user in users), operator_permissions(), reader_permissions())
 
 
 def password_env(user: str) -> str:
@@ -194,6 +251,17 @@ def passwords(users: Iterable[str], environ: Mapping[str, str] | None = None) ->
             raise BusError(f"${password_env(user)} holds a non-printable character")
         chosen[user] = value or secrets.token_urlsafe(24)
     return chosen
+
+
+def required_passwords(users: Iterable[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The password of each user from its environment variable, for a server configured elsewhere
+    (``basis nats-config`` with the same variables): a missing one is an error naming the variables."""
+    env = os.environ if environ is None else environ
+    names = list(users)
+    unset = [password_env(user) for user in names if not env.get(password_env(user))]
+    if unset:
+        raise BusError(f"set the password of every user: {', '.join('$' + name for name in unset)}")
+    return passwords(names, env)
 
 
 def render_config(

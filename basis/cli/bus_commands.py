@@ -204,8 +204,14 @@ async def _connect(url: str, timeout: float) -> NatsTransport:
     import nats.errors
     from nats.aio.client import Client
 
+    from basis.bus.credentials import login_options
+    from basis.bus.errors import BusError
     from basis.bus.transport.nats import NatsTransport
 
+    try:
+        login = login_options()
+    except BusError as exc:
+        raise TailError(str(exc)) from None
     nc = Client()
     errors: list[Exception] = []
 
@@ -232,6 +238,7 @@ async def _connect(url: str, timeout: float) -> NatsTransport:
         reconnected_cb=on_reconnected,
         max_reconnect_attempts=-1,
         **options,
+        **login,
     )
     try:
         await asyncio.wait_for(connecting, timeout)

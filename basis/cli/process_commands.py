@@ -203,6 +203,15 @@ def status(mode: str | None, environment: str, names: tuple[str, ...], nats_url:
     "--start", callback=utc_option, help="simulation: window start, UTC (default: the mode's data window)."
 )
 @click.option("--end", callback=utc_option, help="simulation: window end, UTC, exclusive.")
+@click.option(
+    "--auth",
+    is_flag=True,
+    help="paper: one NATS user per component, each allowed to publish only its own subjects. The "
+    "embedded nats-server gets their configuration (RUN_DIR/nats.conf, mode 0600); with --nats, the "
+    "server's (basis nats-config) and each password from $BASIS_NATS_PASSWORD_<USER>. Each process "
+    "gets its login in its environment; basis status/tail log in with $BASIS_NATS_USER and "
+    "$BASIS_NATS_PASSWORD (users operator and reader).",
+)
 def up(
     mode: str,
     run_env: str,
@@ -214,15 +223,19 @@ def up(
     run_id: str | None,
     start: int | None,
     end: int | None,
+    auth: bool,
 ) -> None:
     """Start every component of MODE as its own process under a supervisor (restart with back-off);
     Ctrl-C stops them in dependency order. `basis status --mode MODE` shows their health."""
-    from basis.process import RECORDER, default_run_dir, system_components
-    from basis.up import Supervisor
+    from basis.bus.errors import BusError
+    from basis.process import FEED, RECORDER, default_run_dir, system_components
+    from basis.up import Logins, Supervisor, chain_venues
 
     environment = "all-simulation"
     names = mode_components(system_components, mode, environment, what=f"--mode {mode}")
     if run_env == "simulation":  # the run id derives from the inputs, as a backtest's does
+        if auth:
+            raise click.UsageError("--auth is for --env paper")
         _simulate(mode, environment, nats_url, store, run_dir, run_id, (start, end))
         return
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -231,6 +244,13 @@ def up(
         raise click.UsageError("--start and --end are for --env simulation (paper runs on wall time)")
     if store is not None:
         names = [RECORDER, *names]  # first: it follows the streams from their start anyway
+    logins: Logins | None = None
+    if auth:
+        chain = mode_components(chain_venues, mode, environment, what=f"--mode {mode}")
+        try:
+            logins = Logins.of_system([*names, FEED], chain, generate=nats_url is None)
+        except BusError as exc:
+            raise click.UsageError(f"--auth: {exc}") from None
     supervisor = Supervisor(
         mode,
         names,
@@ -241,6 +261,7 @@ def up(
         speed=speed,
         clock_period=clock_period,
         store=store,
+        logins=logins,
     )
     raise SystemExit(asyncio.run(supervisor.run()))
 

@@ -27,6 +27,7 @@ from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, StorageType, StreamConfig
 
+from ..credentials import Credentials, login_options
 from ..errors import RequestTimeout, SubjectError, TransportError
 from ..subjects import STREAMS, Stream, is_durable, validate_pattern
 from .base import MSG_ID_HEADER, Envelope, Handler
@@ -97,29 +98,39 @@ class NatsTransport:
         reconnect_time_wait: float = 1.0,
         sync_acks: bool = False,
         ack_timeout: float = 5.0,
+        credentials: Credentials | None = None,
     ) -> NatsTransport:
         """Connect to ``url`` (``nats://host:port``, or several separated by commas).
 
+        It logs in as ``credentials``, else as the user of ``$BASIS_NATS_USER`` / ``$BASIS_NATS_PASSWORD``
+        when they are set (:mod:`basis.bus.credentials`), else without a user.
+
         The first connection is retried ``max_reconnect_attempts`` times, ``reconnect_time_wait``
-        seconds apart, before :class:`TransportError` is raised; a dropped connection is retried the
-        same way. ``max_reconnect_attempts`` <= 0 retries forever.
+        seconds apart, before :class:`TransportError` is raised, naming the server's last answer (a
+        refused login: ``Authorization Violation``); a dropped connection is retried the same way.
+        ``max_reconnect_attempts`` <= 0 retries forever.
         """
+        last: list[Exception] = []
 
         async def on_error(exc: Exception) -> None:
+            last[:] = [exc]
             log.warning("nats %s: %r", url, exc)
 
         servers = [u.strip() for u in url.split(",") if u.strip()]
+        login = login_options(credentials)
         try:
             nc = await nats.connect(
                 servers,
                 name=name,
+                **login,
                 error_cb=on_error,
                 connect_timeout=connect_timeout,
                 max_reconnect_attempts=max_reconnect_attempts,
                 reconnect_time_wait=reconnect_time_wait,
             )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
-            raise TransportError(f"cannot connect to NATS at {url}: {exc!r}") from exc
+            cause = last[0] if last else exc
+            raise TransportError(f"cannot connect to NATS at {url}: {cause!r}") from exc
         return cls(nc, sync_acks=sync_acks, ack_timeout=ack_timeout)
 
     @property

@@ -18,8 +18,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from basis.bus import permissions as p
+from basis.bus.credentials import Credentials, from_env
 from basis.bus.embedded import EmbeddedNats, free_port
-from basis.bus.errors import BusError, SubjectError
+from basis.bus.errors import BusError, SubjectError, TransportError
 from basis.bus.transport.jetstream_journal import JetStreamJournal
 from basis.bus.transport.nats import NatsTransport
 
@@ -220,6 +221,110 @@ async def test_a_monitor_cannot_write_the_execution_journal(connect: OpenAs) -> 
     )
 
 
+# --- the operator: pings and heartbeats ----------------------------------------------------------
+
+
+async def test_operator_pings_a_component_and_reads_its_heartbeat(connect: OpenAs) -> None:
+    operator = await connect("operator")
+    clock = await connect("clock")
+    pings = await collect(clock.nc, "sys.control.clock")
+    beats = await collect(operator.nc, "sys.heartbeat.>")
+
+    await operator.nc.publish("sys.control.clock", b"ping")
+    await operator.nc.flush()
+    assert (await next_message(pings)).data == b"ping"
+    await clock.nc.publish("sys.heartbeat.clock", b"beat")
+    await clock.nc.flush()
+    assert (await next_message(beats)).data == b"beat"
+    assert operator.errors == [] and clock.errors == []
+
+
+@pytest.mark.parametrize(
+    ("action", "refused"),
+    [
+        ("publish", 'nats: permissions violation for publish to "cmd.router.supply"'),
+        ("publish", 'nats: permissions violation for publish to "sys.heartbeat.clock"'),
+        ("subscribe", 'nats: permissions violation for subscription to "evt.>"'),
+    ],
+)
+async def test_operator_says_nothing_but_pings(connect: OpenAs, action: str, refused: str) -> None:
+    operator = await connect("operator")
+    subject = refused.split('"')[1]
+    if action == "publish":
+        await operator.nc.publish(subject, b"forged")
+    else:
+        await operator.nc.subscribe(subject)
+    await operator.nc.flush()
+    assert await operator.violation() == refused
+
+
+# --- logging in -------------------------------------------------------------------------------------
+
+
+async def test_a_transport_logs_in_with_credentials_or_is_refused(server: Server) -> None:
+    address = f"nats://{server.nats.host}:{server.nats.port}"
+    right = Credentials("strategy", server.passwords["strategy"])
+    transport = await NatsTransport.connect(address, credentials=right, max_reconnect_attempts=1)
+    await transport.publish("cmd.router.supply", b"{}", msg_id="login-1")
+    await transport.close()
+
+    wrong = Credentials("strategy", server.passwords["router"])
+    with pytest.raises(TransportError) as refused:
+        await NatsTransport.connect(address, credentials=wrong, max_reconnect_attempts=1)
+    assert str(refused.value) == (
+        f"cannot connect to NATS at {address}: Error(\"nats: 'Authorization Violation'\")"
+    )
+    assert server.passwords["router"] not in str(refused.value)
+    with pytest.raises(TransportError, match="Authorization Violation"):  # no user at all
+        await NatsTransport.connect(address, max_reconnect_attempts=1)
+
+
+async def test_a_transport_logs_in_as_the_environment_says(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address = f"nats://{server.nats.host}:{server.nats.port}"
+    monkeypatch.setenv("BASIS_NATS_USER", "reader")
+    monkeypatch.setenv("BASIS_NATS_PASSWORD", server.passwords["reader"])
+    transport = await NatsTransport.connect(address, max_reconnect_attempts=1)
+    await transport.close()
+    monkeypatch.setenv("BASIS_NATS_PASSWORD", server.passwords["strategy"])
+    with pytest.raises(TransportError, match="Authorization Violation"):
+        await NatsTransport.connect(address, max_reconnect_attempts=1)
+
+
+def test_credentials_come_in_pairs_and_never_show_the_password() -> None:
+    login = Credentials("strategy", "pa55-word")
+    assert repr(login) == str(login) == "Credentials(user='strategy', password='***')"
+    assert login.environ() == {"BASIS_NATS_USER": "strategy", "BASIS_NATS_PASSWORD": "pa55-word"}
+    assert from_env({}) is None
+    assert from_env({"BASIS_NATS_USER": "reader", "BASIS_NATS_PASSWORD": "x"}) == Credentials("reader", "x")
+    with pytest.raises(BusError, match=r"^\$BASIS_NATS_PASSWORD is set but \$BASIS_NATS_USER is not$"):
+        from_env({"BASIS_NATS_PASSWORD": "x"})
+    with pytest.raises(BusError, match=r"^\$BASIS_NATS_USER=reader is set but \$BASIS_NATS_PASSWORD is not$"):
+        from_env({"BASIS_NATS_USER": "reader"})
+
+
+async def test_embedded_server_runs_a_configuration_with_its_own_port_and_store(tmp_path: Path) -> None:
+    users = p.system_permissions(["clock", "sim-binance", "router", "strategy", "market-data"])
+    chosen = p.passwords([user.user for user in users], environ={})
+    config = tmp_path / "nats.conf"
+    port = free_port()
+    p.write_config(config, p.render_config(users, chosen, port=1, host="127.0.0.1"))  # the port is ours
+    async with EmbeddedNats(tmp_path / "nats", port=port, config=config) as embedded:
+        gateway = Credentials("gateway-binance", chosen["gateway-binance"])
+        transport = await NatsTransport.connect(embedded.url, credentials=gateway, max_reconnect_attempts=1)
+        try:
+            await transport.ensure_streams()  # JetStream from the command line, beside the file's users
+            await transport.publish("evt.binance.filled", b"{}", msg_id="embedded-config-1")
+            await transport.flush()
+            assert await transport.stream_message_count("BASIS_EVT", "evt.binance.>") == 1
+        finally:
+            await transport.close()
+        assert embedded.port == port and (embedded.store_dir / "jetstream").is_dir()
+        with pytest.raises(TransportError, match="Authorization Violation"):
+            await NatsTransport.connect(embedded.url, max_reconnect_attempts=1)
+
+
 # --- the permissions as data ----------------------------------------------------------------------
 
 
@@ -230,6 +335,7 @@ def test_every_component_has_a_user_and_the_router_commands_every_venue() -> Non
         "clock",
         "gateway-binance",
         "gateway-wallet",
+        "sim-chain",
         "position-monitor",
         "exposure-monitor",
         "risk-monitor",
@@ -237,6 +343,7 @@ def test_every_component_has_a_user_and_the_router_commands_every_venue() -> Non
         "strategy",
         "router",
         "recorder",
+        "operator",
         "reader",
     ]
     assert users["router"].publish[:3] == ("evt.router.>", "cmd.binance.>", "cmd.wallet.>")
@@ -257,6 +364,73 @@ def test_every_component_has_a_user_and_the_router_commands_every_venue() -> Non
         "sys.heartbeat.gateway-binance",
         "sys.heartbeat.sim-binance",
     )
+
+
+def test_each_process_logs_in_as_one_user() -> None:
+    assert [
+        p.user_for(name) for name in ("market-data", "sim-binance", "sim-chain", "router", "recorder")
+    ] == [
+        "feed",
+        "gateway-binance",
+        "sim-chain",
+        "router",
+        "recorder",
+    ]
+
+
+def test_a_system_has_the_users_of_its_processes_an_operator_and_a_reader() -> None:
+    processes = [
+        "recorder",
+        "clock",
+        "sim-binance",
+        "sim-chain",
+        "sim-okx",
+        "router",
+        "strategy",
+        "market-data",
+    ]
+    users = {perm.user: perm for perm in p.system_permissions(processes, ["aave_v3", "wallet"])}
+    assert list(users) == [
+        "recorder",
+        "clock",
+        "gateway-binance",
+        "sim-chain",
+        "gateway-okx",
+        "router",
+        "strategy",
+        "feed",
+        "operator",
+        "reader",
+    ]
+    assert users["router"].publish[:5] == (
+        "evt.router.>",
+        "cmd.binance.>",
+        "cmd.okx.>",
+        "cmd.aave_v3.>",
+        "cmd.wallet.>",
+    )
+    assert users["sim-chain"].publish[:4] == (
+        "evt.aave_v3.>",
+        "evt.wallet.>",
+        "evt.transfers.completed",
+        "evt.fund.>",
+    )
+    assert users["operator"].publish == ("sys.control.>", "_INBOX.>")
+    assert users["operator"].subscribe == ("sys.heartbeat.>", "_INBOX.>")
+    with pytest.raises(BusError, match=r"^no NATS user for the components mystery; known: feed, clock, "):
+        p.system_permissions(["clock", "sim-binance", "mystery"])
+    with pytest.raises(BusError, match=r"^sim-chain runs: name the venues it hosts$"):
+        p.system_permissions(["clock", "sim-chain"])
+
+
+def test_a_server_configured_elsewhere_needs_every_password_from_the_environment() -> None:
+    env = {"BASIS_NATS_PASSWORD_CLOCK": "c", "BASIS_NATS_PASSWORD_OPERATOR": "o"}
+    assert p.required_passwords(["clock", "operator"], env) == {"clock": "c", "operator": "o"}
+    with pytest.raises(
+        BusError,
+        match=r"^set the password of every user: \$BASIS_NATS_PASSWORD_GATEWAY_OKX, \$BASIS_NATS_PASSWORD_READER$",
+    ):
+        p.required_passwords(["clock", "gateway-okx", "operator", "reader"], env)
 
 
 def test_password_comes_from_the_environment_or_is_generated() -> None:
