@@ -3,7 +3,9 @@
 For each distinct time ``t`` of the merged stream (see :mod:`.merge` for the order of equal times) the
 feed advances the :class:`SimClock` to ``t``, publishes every message of ``t`` (market data first, then
 investor flows) and then one ``ClockTicked(ts=t)``: the monitors revalue once per time and the strategy
-acts after them. After the last time it publishes ``ClockTicked(final=True)``.
+acts after them. After the last time it publishes ``ClockTicked(final=True)`` at the window's end (the
+last time replayed when the window has no end or the replay was stopped), so that what accrues by time
+(lending interest) does so up to the end of the run.
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ class MarketDataFeed(Component):
         if current is not None:
             await self._tick()
             ticks += 1
+        end = self.window_end
+        if end is not None and not self.stopped.is_set() and clock.now_ns() < end:
+            clock.advance_to(end)  # the run ends at its end: what accrues by time does so up to it
         await self._tick(final=True)
         counts["timestamps"] = ticks
         if self.progress is not None:

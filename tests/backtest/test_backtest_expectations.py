@@ -31,13 +31,14 @@ FUNDING_TOLERANCE = 0.005
 SECONDS_PER_YEAR = 365 * 86_400
 
 
-def normalized_income(ts: int) -> float:
+def normalized_income(ts: int, end: int | None = None) -> float:
     """AAVE's ``getNormalizedIncome`` for USDT at ``ts``, from the shipped snapshots: the liquidity index of
-    the last snapshot at or before ``ts`` × ``calculateLinearInterest`` (1 + its current liquidity rate ×
-    whole seconds since it / 365 days)."""
+    the last snapshot at or before ``ts`` (before ``end``, the run's exclusive end: the snapshot at its end
+    is not replayed) × ``calculateLinearInterest`` (1 + its current liquidity rate × whole seconds since
+    it / 365 days)."""
     rows = read_rows("aave_v3/usdt_reserve_daily.csv")
     snapshots = [(utc_ns(r["timestamp"]), r) for r in rows]
-    at, row = [(t, r) for t, r in snapshots if t <= ts][-1]
+    at, row = [(t, r) for t, r in snapshots if t <= ts and (end is None or t < end)][-1]
     seconds = (ts - at) // NS
     return float(row["liquidity_index"]) * (
         1.0 + float(row["current_liquidity_rate"]) * seconds / SECONDS_PER_YEAR
@@ -60,7 +61,7 @@ def lending_before_gas(run: FullRun) -> tuple[float, int, int]:
     assert start <= supplied_at < end
     assert supplied == pytest.approx(summary["initial_equity"], rel=1e-12)
     last = max(m.ts for _, _, m in read_log(run.store_url, run.run_id, "evt.pnl.snapshot"))
-    assert end - HOUR_NS <= last < end
+    assert last == end  # the run's final clock tick is at its end: interest accrues up to it
 
     attribution = summary["attribution"]
     assert attribution["gas"] < 0.0
@@ -73,12 +74,13 @@ def test_pure_lending_grows_with_the_usdt_normalized_income(full_runs: dict[str,
     """Equity + what gas cost = capital × getNormalizedIncome(last valuation) / getNormalizedIncome(supply).
 
     The supply is made at 01:00, an hour after the day's snapshot: it is booked at that hour's index, and
-    the balance accrues from the snapshots' rates between them, up to the run's last hour."""
+    the balance accrues from the snapshots' rates between them, up to the run's end."""
     run = full_runs["pure_lending_usdt"]
     summary = run.summary
     before_gas, supplied_at, last = lending_before_gas(run)
     assert supplied_at % (86_400 * NS) != 0  # not at a snapshot
-    expected = summary["initial_equity"] * normalized_income(last) / normalized_income(supplied_at)
+    end = utc_ns(summary["end"])
+    expected = summary["initial_equity"] * normalized_income(last, end) / normalized_income(supplied_at)
     assert abs(before_gas / expected - 1.0) < 0.01e-4, (before_gas, expected)  # 0.01 bp
     interest = summary["attribution"]["lending_interest"]
     assert interest == pytest.approx(expected - summary["initial_equity"], rel=1e-5)
@@ -105,9 +107,9 @@ def midnight_run(tmp_path_factory: pytest.TempPathFactory) -> FullRun:
 
 
 def test_pure_lending_over_a_midnight_window_matches_the_liquidity_index_ratio(midnight_run: FullRun) -> None:
-    """Supplied at the first snapshot, valued at the window's last hour: within 0.2 bp of
-    liquidity_index(end) / liquidity_index(start) after gas (the interest of the hour after the last
-    valuation is all that is missing), and exactly the normalized income of that last valuation."""
+    """Supplied at the first snapshot, valued at the window's end: within 0.2 bp of
+    liquidity_index(end) / liquidity_index(start) after gas (the linear income of the day against the
+    index the pool compounds), and exactly the normalized income at the end."""
     summary = midnight_run.summary
     before_gas, supplied_at, last = lending_before_gas(midnight_run)
     start, end = utc_ns(WINDOW[0]), utc_ns(WINDOW[1])
@@ -118,7 +120,7 @@ def test_pure_lending_over_a_midnight_window_matches_the_liquidity_index_ratio(m
     }
     ratio = index[end] / index[start]
     assert abs(before_gas / (summary["initial_equity"] * ratio) - 1.0) < 0.2e-4, (before_gas, ratio)
-    expected = summary["initial_equity"] * normalized_income(last) / index[start]
+    expected = summary["initial_equity"] * normalized_income(last, end) / index[start]
     assert abs(before_gas / expected - 1.0) < 0.01e-4, (before_gas, expected)
 
     # accrued every hour, not once a day: one lending_interest Settled per hour of the window

@@ -166,13 +166,16 @@ def test_losing_one_node_of_a_three_node_cluster_mid_run_changes_nothing(tmp_pat
         urls = ",".join(node.url for node in nodes)
         process = start_processes_run(tmp_path, urls)
         time.sleep(1.0)
+        mid_run = process.poll() is None
         nodes[0].stop()  # every process is on it (the first server): they fail over to the others
         finished = finish(process, ["backtest", "--processes"])
     finally:
         for node in nodes:
             node.stop()
     assert finished.returncode == 0, finished.explain()
-    assert "sending it again" in finished.stderr
+    assert mid_run, "the run ended before the node was lost"
+    # the processes saw the node go: frames in flight were sent again, or none was in flight just then
+    assert "sending it again" in finished.stderr or "unexpected EOF" in finished.stderr, finished.stderr
     assert load_summary(tmp_path / "processes")["log_digest"] == expected
 
 
