@@ -37,10 +37,10 @@ ActionType = Literal["hedge", "spot", "lending", "staking", "flash_loan", "unwin
 DEFAULT_HEDGE_ALLOCATION: Final[dict[CexVenueName, float]] = {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
 ALLOCATION_TOLERANCE: Final = 1e-9
 ATOMIC_MIDDLEWARE: Final[VenueName] = "instadapp"
+"""Leveraged entries and exits run as one atomic bundle through this venue."""
 UNWIND_DEX: Final[VenueName] = "uniswap"
 """Where a leveraged staking position sells its token for WETH inside an unwinding bundle (an unstake
 pays out days later, too late for a flash loan)."""
-"""Leveraged entries and exits run as one atomic bundle through this venue."""
 REWARD_PAYING_LSTS: Final = frozenset({"weETH"})
 """Liquid staking tokens whose holders receive reward tokens (ether.fi: EIGEN, ETHFI), sold on
 :data:`UNWIND_DEX` once above the dust threshold."""
