@@ -26,6 +26,16 @@ def utc_option(_ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"{value!r}: {exc} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") from None
 
 
+def interval_option(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    """``--checkpoint-interval`` (``1d``, ``6h``, ``30m``, ``0``) -> ns, a bad value named."""
+    from basis.bus.store.rule import parse_interval
+
+    try:
+        return parse_interval(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--checkpoint-interval") from None
+
+
 @click.command()
 @click.option("--mode", required=True, help="Strategy mode, e.g. pure_lending_usdt, btc_basis, eth_basis.")
 @click.option(
@@ -78,10 +88,11 @@ def utc_option(_ctx: click.Context, param: click.Parameter, value: str | None) -
 )
 @click.option(
     "--checkpoint-interval",
-    "checkpoint_interval",
+    "interval_ns",
     default="1d",
     show_default=True,
     metavar="INTERVAL",
+    callback=interval_option,
     help="How often the log keeps the monitors' views (first after each multiple of INTERVAL since the "
     "epoch: 1d is daily at 00:00 UTC; 6h, 30m, 0 = every view). Facts are always kept; views are also "
     "kept at a risk-level change and at the end of the run.",
@@ -110,19 +121,14 @@ def backtest(
     no_report: bool,
     processes: bool,
     nats_url: str | None,
-    checkpoint_interval: str,
+    interval_ns: int,
     stress: str | None,
     quiet: bool,
 ) -> None:
     """Backtest MODE on historical data; writes summary.json, report.html and the run's event log."""
     from basis.backtest import Backtest, BacktestRequest
-    from basis.bus.store.rule import parse_interval
     from basis.configs import parse_overrides
 
-    try:
-        interval_ns = parse_interval(checkpoint_interval)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--checkpoint-interval") from None
     if nats_url is not None and not processes:
         raise click.UsageError("--nats is for --processes (an in-process backtest uses no server)")
 

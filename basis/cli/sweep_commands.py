@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .backtest_commands import utc_option
+from .backtest_commands import interval_option, utc_option
 
 
 @click.command()
@@ -49,10 +49,11 @@ from .backtest_commands import utc_option
 @click.option("--env", "environment", default="all-simulation", show_default=True, help="Environment config.")
 @click.option(
     "--checkpoint-interval",
-    "checkpoint_interval",
+    "interval_ns",
     default="1d",
     show_default=True,
     metavar="INTERVAL",
+    callback=interval_option,
     help="How often each run's log keeps the monitors' views (as basis backtest takes it).",
 )
 @click.option("--no-report", is_flag=True, help="Skip each run's report.html.")
@@ -75,7 +76,7 @@ def sweep(
     capital: float | None,
     flows: Path | None,
     environment: str,
-    checkpoint_interval: str,
+    interval_ns: int,
     no_report: bool,
     out: Path,
 ) -> None:
@@ -93,13 +94,8 @@ def sweep(
         run_sweep,
         write_table,
     )
-    from basis.bus.store.rule import parse_interval
     from basis.configs import parse_overrides
 
-    try:
-        interval_ns = parse_interval(checkpoint_interval)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--checkpoint-interval") from None
     fixed = parse_overrides(overrides)
     axes = parse_grid(grid, fixed)
     base = BacktestRequest(
