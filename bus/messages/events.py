@@ -291,10 +291,18 @@ class RouteCompleted(Message, frozen=True, kw_only=True):
 
 
 class StrategyDecided(Message, frozen=True, kw_only=True):
+    """A decision of the strategy: what it does (``action``), why (``reason``: the triggers with their
+    numbers), where it aims (``target``), the instructions it sends, and the book it decided on:
+    ``equity`` (share class), ``withdrawing`` (owed to investors) and ``risk_level`` (None, "": decided
+    without a valued book, e.g. when outcomes never came)."""
+
     action: WrapperAction
     reason: str
     target: dict[str, float]
     instruction_ids: tuple[str, ...] = ()
+    equity: float | None = None
+    withdrawing: float = 0.0
+    risk_level: str = ""
 
 
 Event = (

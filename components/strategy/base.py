@@ -158,6 +158,8 @@ class Strategy(Component, Generic[P]):
         self._decision_failed = False
         self.last_failure = ""
         self.last_decision: StrategyDecided | None = None
+        self.deciding_on: View | None = None
+        """The book of the decision being taken (None when no decision is under way on a valued book)."""
         self._last_hold = ""
         self._tick_ns = -1
         self._decided_this_tick = 0
@@ -353,20 +355,25 @@ class Strategy(Component, Generic[P]):
         cooldown; anything else does (and is taken at a later tick, see :meth:`on_clock`)."""
         if self.waiting():
             return
+        self.deciding_on = None
         try:
             view = self.view()
         except PriceError as exc:
             await self._hold(f"no usable price for {exc.key} ({type(exc).__name__})", cause=cause)
             return
-        if view.risk is not None and view.risk.level == "critical":
+        self.deciding_on = view
+        try:
+            if view.risk is not None and view.risk.level == "critical":
+                self._due = False
+                await self._risk_override(view, cause)
+                return
+            if self.cooling_down():
+                self._due = True
+                return
             self._due = False
-            await self._risk_override(view, cause)
-            return
-        if self.cooling_down():
-            self._due = True
-            return
-        self._due = False
-        await self.decide(view, cause)
+            await self.decide(view, cause)
+        finally:
+            self.deciding_on = None
 
     def assess(self, view: View) -> tuple[Target, list[Trigger]]:
         """The target a decision aims for and the reasons to rebalance toward it now (none: hold). By
@@ -651,6 +658,7 @@ class Strategy(Component, Generic[P]):
             reason=reason,
             target=dict(target.positions) if target is not None else {},
             instruction_ids=tuple(i.id for i in instructions),
+            **self._inputs(),
         )
         for instruction in instructions:
             (self.outstanding.router if instruction.venue == ROUTER else self.outstanding.direct).add(
@@ -668,6 +676,14 @@ class Strategy(Component, Generic[P]):
         for instruction in instructions:
             await self.emit(instruction)
 
+    def _inputs(self) -> dict[str, Any]:
+        """The book the decision being made is taken on, for its ``StrategyDecided``."""
+        view = self.deciding_on
+        if view is None:
+            return {}
+        risk = view.risk.level if view.risk is not None else ""
+        return {"equity": view.equity, "withdrawing": view.withdrawing, "risk_level": risk}
+
     async def _hold(self, reason: str, *, cause: Message, target: Target | None = None) -> None:
         """Publish a hold when its reason differs from the last hold published."""
         if reason == self._last_hold:
@@ -679,6 +695,7 @@ class Strategy(Component, Generic[P]):
             action="hold",
             reason=reason,
             target=dict(target.positions) if target is not None else {},
+            **self._inputs(),
         )
         self.last_decision = decision
         await self.emit(decision)

@@ -74,6 +74,9 @@ async def test_btc_basis_funds_the_venues_then_opens_both_legs_delta_neutral() -
     # what the fee buffer kept back from the first buy is bought once it is known to be affordable
     assert all("completing the sizing" in d.reason or d.action == "hold" for d in rest)
     assert "investor capital moved" in first.reason
+    # each decision carries the book it was taken on
+    assert (first.equity, first.withdrawing, first.risk_level) == (approx(100_000.0), 0.0, "ok")
+    assert second.equity is not None and 99_000.0 < second.equity <= 100_000.0
     sent = instructions_of(stack, first)
     assert [(type(i.action).__name__, i.venue, i.action.destination) for i in sent] == [  # type: ignore[union-attr]
         ("Transfer", "router", "binance"),
