@@ -330,7 +330,8 @@ def tail(pattern: str, nats_url: str, raw: bool, count: int | None, connect_time
     One line per message: 'HH:MM:SS.mmm  subject  Type  key=value ...' (arrival time, fields that
     differ from their default, long values cut), or 'undecodable: <error>' for a payload that is not a
     message. Ctrl-C ends it. A server that cannot be reached within --connect-timeout is exit status 1;
-    a connection lost later is retried until it comes back (said so on stderr).
+    a connection lost later is retried until it comes back (said so on stderr). On a server with users
+    (basis up --auth) it logs in as $BASIS_NATS_USER (reader) with $BASIS_NATS_PASSWORD.
     """
     from basis.bus.errors import SubjectError
     from basis.bus.subjects import validate_pattern

@@ -128,7 +128,11 @@ def run(
 )
 def status(mode: str | None, environment: str, names: tuple[str, ...], nats_url: str, timeout: float) -> None:
     """Ping the components of a running system and print each one's heartbeat; exit status 1 when one
-    does not answer within --timeout."""
+    does not answer within --timeout.
+
+    On a server with users (basis up --auth) it logs in as $BASIS_NATS_USER (operator) with
+    $BASIS_NATS_PASSWORD.
+    """
     from basis.bus.errors import BusError
     from basis.health import check_health
     from basis.process import system_components

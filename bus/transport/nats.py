@@ -110,10 +110,11 @@ class NatsTransport:
         refused login: ``Authorization Violation``); a dropped connection is retried the same way.
         ``max_reconnect_attempts`` <= 0 retries forever.
         """
-        last: list[Exception] = []
+        answer: list[Exception] = []  # the server's last word (a refused login), not the socket it closed
 
         async def on_error(exc: Exception) -> None:
-            last[:] = [exc]
+            if isinstance(exc, nats.errors.Error) or not answer:
+                answer[:] = [exc]
             log.warning("nats %s: %r", url, exc)
 
         servers = [u.strip() for u in url.split(",") if u.strip()]
@@ -129,7 +130,7 @@ class NatsTransport:
                 reconnect_time_wait=reconnect_time_wait,
             )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
-            cause = last[0] if last else exc
+            cause = answer[0] if answer else exc
             raise TransportError(f"cannot connect to NATS at {url}: {cause!r}") from exc
         return cls(nc, sync_acks=sync_acks, ack_timeout=ack_timeout)
 

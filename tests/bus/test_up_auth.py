@@ -149,3 +149,34 @@ async def test_up_auth_runs_every_component_as_its_own_user(tmp_path: Path) -> N
         text = log.read_text(errors="replace")
         assert not [user for user, pw in passwords.items() if pw in text], log
         assert "violation" not in text.lower(), f"{log}: a process was refused what it had to do\n{text}"
+
+
+def run_up(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BASIS, "up", "--mode", "btc_basis", *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_up_auth_on_a_server_of_its_own_needs_every_password(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BASIS_NATS_")}
+    given = base | {"BASIS_NATS_PASSWORD_OPERATOR": "o", "BASIS_NATS_PASSWORD_READER": "r"}
+    result = run_up("--auth", "--nats", "nats://127.0.0.1:1", "--run-dir", str(tmp_path), env=given)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "basis: error: --auth: set the password of every user: $BASIS_NATS_PASSWORD_CLOCK, "
+        "$BASIS_NATS_PASSWORD_GATEWAY_BINANCE, $BASIS_NATS_PASSWORD_GATEWAY_BYBIT, $BASIS_NATS_PASSWORD_SIM_CHAIN, "
+        "$BASIS_NATS_PASSWORD_GATEWAY_OKX, $BASIS_NATS_PASSWORD_POSITION_MONITOR, "
+        "$BASIS_NATS_PASSWORD_EXPOSURE_MONITOR, $BASIS_NATS_PASSWORD_RISK_MONITOR, "
+        "$BASIS_NATS_PASSWORD_PNL_MONITOR, $BASIS_NATS_PASSWORD_ROUTER, $BASIS_NATS_PASSWORD_STRATEGY, "
+        "$BASIS_NATS_PASSWORD_FEED (see 'basis up --help')"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_up_auth_is_for_paper(tmp_path: Path) -> None:
+    result = run_up("--auth", "--env", "simulation", "--run-dir", str(tmp_path), env=dict(os.environ))
+    assert (
+        result.returncode == 2
+        and result.stderr.splitlines()[-1]
+        == "basis: error: --auth is for --env paper (see 'basis up --help')"
+    )
