@@ -59,7 +59,7 @@ def test_every_component_of_a_mode_is_resolvable() -> None:
     assert isinstance(chain.gateway("wallet"), SimulatedWallet)
     leveraged = build("sim-chain", "eth_leveraged")
     assert isinstance(leveraged, SimulatedChain)
-    assert leveraged.venues == ["aave_v3", "etherfi", "wallet", "instadapp"]
+    assert leveraged.venues == ["aave_v3", "etherfi", "uniswap", "wallet", "instadapp"]
     assert isinstance(build("strategy", "pure_lending_usdt"), PureLendingStrategy)
     assert isinstance(build("router", "btc_basis"), ExecutionRouter)
     assert isinstance(build("clock"), ClockTicker)

@@ -21,9 +21,9 @@ EXPECTED_VENUES = {
     "pure_lending_usdt": ("aave_v3", "alchemy"),
     "btc_basis": ("binance", "bybit", "okx", "alchemy"),
     "eth_basis": ("binance", "bybit", "okx", "alchemy"),
-    "eth_staking_only": ("etherfi", "alchemy"),
+    "eth_staking_only": ("etherfi", "uniswap", "alchemy"),  # ether.fi's reward tokens are sold there
     "eth_leveraged": ("aave_v3", "etherfi", "morpho", "instadapp", "uniswap", "alchemy"),
-    "usdt_eth_staking_hedged_simple": ("binance", "bybit", "okx", "etherfi", "alchemy"),
+    "usdt_eth_staking_hedged_simple": ("binance", "bybit", "okx", "etherfi", "uniswap", "alchemy"),
     "usdt_eth_staking_hedged_leveraged": (
         "binance",
         "bybit",
