@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -196,10 +196,6 @@ def _write(path: Path) -> TextIO:
     return path.open("w", encoding="utf-8", newline="")
 
 
-def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str, str]]:
-    yield from reader
-
-
 def _rewrite(source: Path, target: Path, rewrite: Rewrite, factor: Factor) -> None:
     with _read(source) as src, _write(target) as out:
         reader = csv.DictReader(src)
@@ -207,7 +203,7 @@ def _rewrite(source: Path, target: Path, rewrite: Rewrite, factor: Factor) -> No
             raise BacktestError(f"{source}: a stressed series needs a timestamp column")
         writer = csv.DictWriter(out, fieldnames=reader.fieldnames, lineterminator="\n")
         writer.writeheader()
-        for row in _rows(reader):
+        for row in reader:
             f = factor(parse_utc(row["timestamp"], naive_is_utc=True))
             if f != 1.0:
                 rewrite(row, f)

@@ -89,22 +89,24 @@ class SimulatedBundler(OnChainGateway):
         bundle = instruction.action
         if not isinstance(bundle, AtomicBundle):
             raise self.unsupported(instruction)
-        for venue in dict.fromkeys(step.venue for step in bundle.steps):
-            contract = self.contracts.get(venue)
-            if contract is not None:
-                await contract.prepare(instruction)
+        for contract in self.touched(bundle):
+            await contract.prepare(instruction)
         await self.fill(instruction, self.run(bundle))
+
+    def touched(self, bundle: AtomicBundle) -> list[OnChainGateway]:
+        """The venues of this chain that the steps of ``bundle`` call, once each, in step order."""
+        venues = dict.fromkeys(step.venue for step in bundle.steps)
+        return [self.contracts[venue] for venue in venues if venue in self.contracts]
 
     def run(self, bundle: AtomicBundle) -> Execution:
         """Every step of ``bundle``, or none: the fill's execution, or the :class:`VenueError` of the step
         that failed with every venue's state as it was before."""
-        touched = {step.venue: self.contracts.get(step.venue) for step in bundle.steps}
-        saved = {venue: contract.snapshot() for venue, contract in touched.items() if contract is not None}
+        saved = [(contract, contract.snapshot()) for contract in self.touched(bundle)]
         try:
             return self._run(bundle)
         except BaseException:
-            for venue, state in saved.items():
-                self.contracts[venue].restore(state)
+            for contract, state in saved:
+                contract.restore(state)
             raise
 
     def _run(self, bundle: AtomicBundle) -> Execution:
