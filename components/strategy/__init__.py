@@ -13,10 +13,12 @@ mode                   class                       parameters
 
 from .base import Strategy, Trigger
 from .basis import BasisStrategy, BtcBasisStrategy, EthBasisStrategy
+from .hedged import HedgedStakingStrategy
 from .lending import PureLendingStrategy
 from .leveraged import LeveragedStakingStrategy
 from .params import (
     BasisParams,
+    HedgedStakingParams,
     LendingParams,
     LeveragedStakingParams,
     StakingParams,
@@ -33,6 +35,8 @@ __all__ = [
     "BasisStrategy",
     "BtcBasisStrategy",
     "EthBasisStrategy",
+    "HedgedStakingParams",
+    "HedgedStakingStrategy",
     "LendingParams",
     "LeveragedStakingParams",
     "LeveragedStakingStrategy",

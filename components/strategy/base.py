@@ -394,14 +394,19 @@ class Strategy(Component, Generic[P]):
             return
         reason = "; ".join(t.detail for t in triggers)
         labels = ", ".join(dict.fromkeys(t.label for t in triggers))
-        action = self.classify(view, target)
+        await self.rebalance_to(target, view, cause, reason=reason, hold_reason=f"nothing to send ({labels})")
+
+    async def rebalance_to(
+        self, target: Target, view: View, cause: Message, *, reason: str, hold_reason: str
+    ) -> bool:
+        """Move toward ``target`` with the wrapper action it is (:meth:`classify`); True when sent."""
         wrapper = {
             "entry_full": self.entry_full,
             "entry_partial": self.entry_partial,
             "exit_partial": self.exit_partial,
             "exit_full": self.exit_full,
-        }[action]
-        await wrapper(view, cause, reason=reason, target=target, hold_reason=f"nothing to send ({labels})")
+        }[self.classify(view, target)]
+        return await wrapper(view, cause, reason=reason, target=target, hold_reason=hold_reason)
 
     async def _risk_override(self, view: View, cause: Message) -> None:
         assert view.risk is not None
@@ -525,7 +530,8 @@ class Strategy(Component, Generic[P]):
         return await self._rebalance("exit_full", view, cause, reason, target, hold_reason=hold_reason)
 
     async def sell_dust(self, view: View, cause: Message, orders: list[Swap] | None = None) -> bool:
-        """Sell reward tokens worth more than ``dust_threshold`` of equity into the share class."""
+        """Sell reward tokens worth more than ``dust_threshold`` of equity into the share class (or
+        ``dust_into``)."""
         orders = self.dust_orders(view) if orders is None else orders
         if not orders:
             return False
@@ -551,7 +557,8 @@ class Strategy(Component, Generic[P]):
             except PriceError:
                 continue
             if value >= max(self.params.dust_threshold * view.equity_usd, self.params.min_order_usd):
-                orders.append(Swap(sell_asset=token, buy_asset=self.params.share_class, amount=quantity))
+                into = self.params.dust_into or self.params.share_class
+                orders.append(Swap(sell_asset=token, buy_asset=into, amount=quantity))
         return orders
 
     # --- sending ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 
 def _check_fraction(name: str, value: float, *, open_low: bool = True, high: float = 1.0) -> None:
@@ -34,6 +35,9 @@ class StrategyParams:
     """Reward tokens sold into the share class when they are worth more than ``dust_threshold``."""
     dust_threshold: float = 0.001
     """Value of a dust token, as a fraction of equity, above which it is sold."""
+    dust_into: str | None = None
+    """What dust tokens are sold for (default: the share class); the DEX needs a pool of each token
+    against it."""
     withdrawal_buffer: float = 0.002
     """Extra fraction of a withdrawal unwound, so that fees paid while unwinding do not leave the wallet
     short of the payout (the surplus is redeployed with the next rebalance)."""
@@ -254,3 +258,36 @@ class BasisParams(StrategyParams):
     def cex_venues(self) -> tuple[str, ...]:
         """The spot venue first, then the hedge venues in allocation order."""
         return (self.spot_venue, *(v for v in self.allocation if v != self.spot_venue))
+
+
+@dataclass(frozen=True, kw_only=True)
+class HedgedStakingParams(BasisParams):
+    """The basis trade on ETH with the long leg staked in ``token`` (USDT share class).
+
+    ``stake_allocation`` ``s`` is the share of equity staked; the rest is perp margin, so
+    ``margin_buffer = (1 − s) / s`` (the composition root derives it from the mode)."""
+
+    token: str = "weETH"
+    """The liquid staking token the long is held in."""
+    stake_allocation: float = 0.5
+    dex_venue: str = "uniswap"
+    """Where the token is sold for ETH when the long shrinks (``unwind_via: dex``)."""
+    unwind_via: Literal["dex", "queue"] = "dex"
+    """How the token becomes ETH again: sold on the DEX at once, or redeemed through the protocol's
+    withdrawal queue (no pool fee, days in transit; the book stays hedged meanwhile)."""
+    unwind_cost: float = 0.002
+    """Extra fraction of the token sold on the DEX, for the pool's fee and slippage."""
+    max_slippage_bps: float = 20.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_fraction("stake_allocation", self.stake_allocation)
+        if self.stake_allocation >= 1.0:
+            raise ValueError("stake_allocation must be below 1: the rest of equity is the hedge's margin")
+        if self.share_class != self.quote:
+            raise ValueError(
+                f"a hedged staking strategy counts equity in {self.quote}, got {self.share_class}"
+            )
+        _check_fraction("unwind_cost", self.unwind_cost, open_low=False)
+        if self.unwind_via not in ("dex", "queue"):
+            raise ValueError(f"unwind_via must be dex or queue, got {self.unwind_via!r}")

@@ -13,6 +13,7 @@ from basis.components.pricing import PriceBook
 
 from .base import Strategy
 from .basis import BtcBasisStrategy, EthBasisStrategy
+from .hedged import HedgedStakingStrategy
 from .lending import PureLendingStrategy
 from .leveraged import LeveragedStakingStrategy
 from .params import StrategyParams
@@ -24,6 +25,7 @@ STRATEGIES: dict[str, type[Strategy[Any]]] = {
     "eth_basis": EthBasisStrategy,
     "eth_staking_only": StakingStrategy,
     "eth_leveraged": LeveragedStakingStrategy,
+    "usdt_eth_staking_hedged_simple": HedgedStakingStrategy,
 }
 
 

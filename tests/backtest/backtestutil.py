@@ -27,7 +27,14 @@ from basis.data import DATA_ROOT
 
 NS = 1_000_000_000
 HOUR_NS = 3_600 * NS
-MODES = ("pure_lending_usdt", "btc_basis", "eth_basis", "eth_staking_only", "eth_leveraged")
+MODES = (
+    "pure_lending_usdt",
+    "btc_basis",
+    "eth_basis",
+    "eth_staking_only",
+    "eth_leveraged",
+    "usdt_eth_staking_hedged_simple",
+)
 DATA_END = "2025-07-01T00:00:00Z"
 """Every shipped series stops before this instant (data/README.md)."""
 

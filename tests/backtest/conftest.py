@@ -1,7 +1,7 @@
 """Fixtures of the backtest acceptance tests.
 
 ``full_runs``
-    The three shipped modes (pure_lending_usdt, btc_basis, eth_basis) backtested ONCE per test session
+    Every shipped mode that backtests (``MODES``) backtested ONCE per test session
     over their whole default window, through the ``basis`` command line in subprocesses started side by
     side, each in its own temp folder with no flag but ``--mode`` (so the outputs land in ``./out``).
     Maps a mode to its :class:`FullRun`; tests must treat the outputs as read-only.

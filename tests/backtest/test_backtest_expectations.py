@@ -22,7 +22,15 @@ from backtestutil import (
     utc_ns,
 )
 
-from basis.bus.messages import FundingRate, Instruction, InstructionFilled, Liquidated, Settled, Swap
+from basis.bus.messages import (
+    FundingRate,
+    Instruction,
+    InstructionFilled,
+    Liquidated,
+    Settled,
+    Swap,
+    TransferCompleted,
+)
 
 HEDGE_VENUES = ("binance", "bybit", "okx")
 FUNDING_TOLERANCE = 0.005
@@ -284,3 +292,51 @@ def test_leverage_is_entered_in_one_bundle_and_kept_at_its_target(full_runs: dic
     assert attribution["staking"] > 0.0 > attribution["borrow_cost"] and attribution["lending_interest"] > 0.0
     # the price effect is the reward tokens' move (in ETH) between their credit and their sale
     assert abs(attribution["price"]) < attribution["rewards"] and attribution["trading_fees"] <= 0.0
+
+
+def test_hedged_staking_funds_every_venue_then_shorts_at_once_then_stakes(
+    full_runs: dict[str, FullRun],
+) -> None:
+    """usdt_eth_staking_hedged_simple: USDT reaches every exchange before any short; the spot purchase and
+    the three venues' shorts fill at one instant; the ETH then goes to the wallet and is staked. Half the
+    equity is staked (stake_allocation_percentage 0.5), the shorts hedge it, and the book stays within
+    the delta warning at every risk checkpoint."""
+    run = full_runs["usdt_eth_staking_hedged_simple"]
+    summary = run.summary
+    fills = [
+        m
+        for _, _, m in read_log(run.store_url, run.run_id, "evt.>")
+        if isinstance(m, (InstructionFilled, TransferCompleted))
+    ]
+
+    def first(instrument: str, sign: float = 1.0) -> int:
+        return next(
+            m.ts for m in fills for c in m.changes if c.instrument == instrument and c.delta * sign > 0
+        )
+
+    funded = {venue: first(f"{venue}:BaseToken:USDT") for venue in HEDGE_VENUES}
+    shorts = {venue: first(f"{venue}:Perp:ETHUSDT", -1.0) for venue in HEDGE_VENUES}
+    assert len(set(shorts.values())) == 1, shorts
+    opened = shorts["binance"]
+    assert all(ts <= opened for ts in funded.values()), (funded, opened)
+    assert first("binance:BaseToken:ETH") == opened
+    to_wallet = first("wallet:BaseToken:ETH")
+    staked = first("wallet:BaseToken:weETH")
+    assert opened < to_wallet <= staked
+
+    entry_price = Closes("cex/bybit/ETHUSDT_spot_1h.csv.gz").at_or_before(opened)
+    stake = next(m for m in fills if m.ts == staked and m.changes[0].instrument == "wallet:BaseToken:ETH")
+    eth_staked = -sum(c.delta for c in stake.changes[:-1] if c.instrument == "wallet:BaseToken:ETH")
+    assert eth_staked * entry_price == pytest.approx(0.5 * summary["initial_equity"], rel=0.01)
+    short = -sum(
+        c.delta for m in fills if m.ts == opened for c in m.changes if c.instrument.endswith("Perp:ETHUSDT")
+    )
+    assert short == pytest.approx(eth_staked, rel=0.01)
+
+    # the last assessment of each instant: within one, the spot fill is booked before the shorts' fills
+    settled = {m.ts: m.delta_drift for _, _, m in read_log(run.store_url, run.run_id, "evt.risk.assessment")}
+    assert settled and max(settled.values()) < 0.03, max(settled.values())
+    assert summary["instructions"]["rejected"] == 0
+    attribution = summary["attribution"]
+    assert attribution["staking"] > 0.0 and attribution["funding"] > 0.0 and attribution["rewards"] > 0.0
+    assert abs(attribution["price"]) < 0.005 * summary["initial_equity"]  # hedged: the price barely counts

@@ -1,4 +1,4 @@
-"""The three shipped modes over their whole default window, through the command line.
+"""The shipped modes over their whole default window, through the command line.
 
 Each mode runs once per session (fixture ``full_runs``): ``basis backtest --mode M`` and nothing else.
 """
@@ -28,6 +28,7 @@ SHARE_CLASS = {
     "eth_basis": "ETH",
     "eth_staking_only": "ETH",
     "eth_leveraged": "ETH",
+    "usdt_eth_staking_hedged_simple": "USDT",
 }
 INITIAL_CAPITAL = {
     "pure_lending_usdt": 100_000.0,
@@ -35,6 +36,7 @@ INITIAL_CAPITAL = {
     "eth_basis": 100.0,
     "eth_staking_only": 100.0,
     "eth_leveraged": 100.0,
+    "usdt_eth_staking_hedged_simple": 100_000.0,
 }
 """``initial_capital`` of each mode's YAML, in its share class."""
 
@@ -73,6 +75,17 @@ SERIES = {
         "cex/bybit/ETHUSDT_spot_1h.csv.gz",
         "aave_v3/weth_reserve_daily.csv",
         "aave_v3/weeth_reserve_daily.csv",
+        "aave_v3/oracle_weeth_eth_daily.csv",
+        "gas/ethereum_gas_1h.csv.gz",
+    ],
+    "usdt_eth_staking_hedged_simple": [
+        "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "cex/binance/ETHUSDT_perp_1h.csv.gz",
+        "cex/bybit/ETHUSDT_perp_1h.csv.gz",
+        "cex/okx/ETHUSDT_perp_1h.csv.gz",
+        "cex/binance/ETHUSDT_funding.csv",
+        "cex/bybit/ETHUSDT_funding.csv",
+        "cex/okx/ETHUSDT_funding.csv",
         "aave_v3/oracle_weeth_eth_daily.csv",
         "gas/ethereum_gas_1h.csv.gz",
     ],

@@ -123,3 +123,24 @@ def test_negative_funding_is_paid_by_the_shorts_and_survived(tmp_path: Path) -> 
         if isinstance(m, Settled) and m.kind == "funding" and start < m.ts <= end
     ]
     assert funding and all(amount < 0 for amount in funding)
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_hedged_staking_survives_every_scenario(tmp_path: Path, scenario: str) -> None:
+    """usdt_eth_staking_hedged_simple through each shock: nothing liquidated or refused, every venue's margin
+    stays above its critical level, the loss stays within 1% of equity, and the book ends every instant
+    from two days after the shock on within the delta warning."""
+    shock = "2024-08-20"
+    summary, store = stressed(
+        tmp_path, "usdt_eth_staking_hedged_simple", f"{scenario}@{shock}", "2024-08-12", "2024-09-05"
+    )
+    assert summary["stress"]["liquidated"] is False and summary["attribution"]["liquidation"] == 0.0
+    assert summary["instructions"]["rejected"] == 0
+    assert summary["pnl"] > -0.01 * summary["initial_equity"]
+    last: dict[int, RiskAssessment] = {}
+    for _, _, m in read_log(store, summary["run_id"], "evt.risk.assessment"):
+        assert isinstance(m, RiskAssessment)
+        last[m.ts] = m
+    assert min(r for m in last.values() for r in m.margin_ratios.values()) > 0.20
+    settled = [m.delta_drift for ts, m in last.items() if ts >= utc_ns(shock) + 2 * DAY]
+    assert settled and max(settled) < 0.03, max(settled)

@@ -11,6 +11,8 @@ from basis.components.strategy import (
     BasisParams,
     BtcBasisStrategy,
     EthBasisStrategy,
+    HedgedStakingParams,
+    HedgedStakingStrategy,
     LendingParams,
     LeveragedStakingParams,
     LeveragedStakingStrategy,
@@ -31,12 +33,13 @@ def test_every_mode_name_maps_to_its_class() -> None:
         "eth_basis": EthBasisStrategy,
         "eth_staking_only": StakingStrategy,
         "eth_leveraged": LeveragedStakingStrategy,
+        "usdt_eth_staking_hedged_simple": HedgedStakingStrategy,
     }
     with pytest.raises(
         UnknownStrategy,
-        match="no strategy for mode 'usdt_eth_staking_hedged_simple'; known: btc_basis, eth_basis, eth_leveraged",
+        match="no strategy for mode 'ml_btc_directional_usdt_margin'; known: btc_basis, eth_basis, eth_leveraged",
     ):
-        strategy_class("usdt_eth_staking_hedged_simple")
+        strategy_class("ml_btc_directional_usdt_margin")
 
 
 def test_create_strategy_builds_the_class_with_its_parameters() -> None:
@@ -52,7 +55,12 @@ def test_parameters_from_the_mode_configuration(mode: str) -> None:
     assert params.share_class == config.share_class
     assert params.position_deviation_threshold == config.position_deviation_threshold
     router = RouterParams.from_mode(config)
-    if isinstance(params, BasisParams):
+    if isinstance(params, HedgedStakingParams):  # half the equity staked, half the shorts' margin
+        assert (params.token, params.stake_allocation, params.margin_buffer) == ("weETH", 0.5, 1.0)
+        assert params.dust_into == "ETH" and params.dust_tokens == ("EIGEN", "ETHFI")
+        assert router.actions.venues["hedge"] == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
+        assert router.actions.venues["staking"] == {"etherfi": 1.0}
+    elif isinstance(params, BasisParams):
         assert params.allocation == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
         assert params.margin_warning == config.risk.margin_ratio_warning
         assert params.margin_buffer == pytest.approx(0.30 + 0.10 * 1.30)

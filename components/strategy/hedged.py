@@ -1,0 +1,208 @@
+"""Staked ETH hedged with perp shorts, counted in USDT (``usdt_eth_staking_hedged_simple``).
+
+The basis trade (:mod:`.basis`) with its long leg staked: the ETH bought on the spot venue is moved to the
+wallet and staked into the mode's liquid staking token (weETH through ether.fi, wstETH through Lido);
+the perp shorts, split by ``hedge_allocation``, hedge it. The share class is USDT and the book is market
+neutral: the staking return (the token's exchange rate) and the funding the shorts collect are the yield.
+
+Sizing, with deployable equity ``E`` (USDT), stake allocation ``s`` and ETH price ``P``: the margin per
+unit of perp notional is ``m = (1 − s) / s`` (``s = 0.5``: as much USDT margin as ETH staked), and
+``Q = E / ((1 + m) × P) = s × E / P`` ETH is held staked, ``Q`` shorted (``E`` less the shorts'
+unrealised gains, which are margin no exchange pays out). The targets are those of the
+basis trade for ``Q`` with the long held as ``Q / rate`` of the token in the wallet (``rate``: ETH per
+token) instead of spot on the exchange; the exchange and the wallet hold no ETH of their own.
+
+What it counts as long: ETH on every account (wallet and exchanges), the token in the wallet at its
+rate, and ETH in transit (an unstake in the queue, a transfer under way). The order of an entry follows
+from what each step needs, one step per decision: USDT to every exchange first (margin, and the spot
+purchase on the spot venue); then the spot purchase and every venue's short at the same instant; then
+the ETH to the wallet; then staked. A reduction runs the other way: the token is sold for ETH on the
+DEX (``unwind_via: dex``, at once, paying the pool fee and slippage) or redeemed through the protocol's
+withdrawal queue (``unwind_via: queue``, days), the ETH goes to the spot venue and is sold, and the
+shorts are bought back only as the long is sold, so the book stays hedged while it shrinks.
+
+When risk is critical (a venue's margin, the delta drift) the book is not cut blindly (a reduce-only
+cut of the shorts would leave staked ETH unhedged): the strategy sizes again from its equity at the
+current price and rebalances toward that target, which moves collateral to the venues short of it and
+sells part of the long to fund what the wallet cannot.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from basis.bus import instruments
+from basis.bus.messages import AnyAction, Message, Stake, Swap, Unstake
+from basis.components.pricing import REWARD_TOKENS
+
+from .basis import BasisStrategy, Sizing
+from .basis_plan import BasisPlanner
+from .params import HedgedStakingParams, StrategyParams
+from .view import Target, View
+
+if TYPE_CHECKING:
+    from basis.configs.models import ModeConfig
+
+
+class HedgedStakingStrategy(BasisStrategy):
+    """ETH staked in a liquid staking token, hedged with perp shorts; USDT share class."""
+
+    params_type: ClassVar[type[StrategyParams]] = HedgedStakingParams
+    mode = "usdt_eth_staking_hedged_simple"
+    equity_in = "quote"
+    params: HedgedStakingParams
+
+    @classmethod
+    def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
+        fields = super().mode_fields(mode)
+        share = mode.stake_allocation_percentage
+        if share is None:
+            raise ValueError("stake_allocation_percentage is required (the share of equity staked)")
+        fields.update(stake_allocation=share, margin_buffer=(1.0 - share) / share)
+        if mode.lst_type is not None:
+            fields["token"] = mode.lst_type
+            fields["dust_tokens"] = REWARD_TOKENS.get(str(mode.lst_type), ())
+            fields["dust_into"] = mode.asset  # the reward tokens' pools are against WETH
+        fields["max_slippage_bps"] = max(mode.slippage_bps * 4.0, 10.0)
+        fields["unwind_cost"] = 0.001 + 2.0 * mode.slippage_bps / 10_000.0
+        return fields
+
+    # --- keys and book readings -------------------------------------------------------------------
+
+    @cached_property
+    def staked_key(self) -> str:
+        return instruments.token(self.params.wallet, self.params.token)
+
+    @cached_property
+    def transit_key(self) -> str:
+        return instruments.in_transit(self.params.asset)
+
+    def staked_units(self, view: View) -> float:
+        """ETH held as the token (at its rate) and ETH in transit: the long not on any account."""
+        rate = view.prices.lst_rate(self.params.token)
+        return view.qty(self.staked_key) * rate + view.qty(self.transit_key)
+
+    def long_units(self, view: View) -> float:
+        """Units of ETH held long: on every account, staked and in transit."""
+        p = self.params
+        on_accounts = sum(view.token(account, p.asset) for account in (p.wallet, *p.cex_venues))
+        return on_accounts + self.staked_units(view)
+
+    # --- hooks --------------------------------------------------------------------------------------
+
+    def size_for(self, view: View, deployable_usd: float) -> float:
+        """``Q`` for the deployable equity less the shorts' unrealised gains: a gain is margin (it counts in
+        a venue's margin ratio) but no exchange pays it out, so it funds neither the long nor a payout."""
+        gains = sum(max(0.0, self.unrealised(view, venue)) for venue in self.params.allocation)
+        return super().size_for(view, max(0.0, deployable_usd - gains))
+
+    def target_for_size(self, view: View, size: float) -> Target:
+        base = super().target_for_size(view, size)
+        positions = dict(base.positions)
+        positions[self.spot_key] = 0.0
+        positions[self.staked_key] = size / view.prices.lst_rate(self.params.token)
+        legs = (base.legs - {self.spot_key}) | {self.staked_key}
+        return Target(positions=positions, legs=legs)
+
+    def deployed_usd(self, view: View) -> float:
+        size = max(self.long_units(view), self.hedge_size(view))
+        return max(0.0, size) * view.price(self.params.asset) * (1.0 + self.params.margin_buffer)
+
+    def net_delta(self, view: View) -> float:
+        return self.long_units(view) - self.hedge_size(view)
+
+    def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
+        orders = HedgedPlanner(self, view, target, reduce_only=reduce_only).orders()
+        if not orders and not reduce_only:
+            self.settling = False
+        return orders
+
+    async def _risk_override(self, view: View, cause: Message) -> None:
+        """Risk critical: size again from equity at the current price and rebalance toward it (see the
+        module docstring), at most once per clock instant."""
+        assert view.risk is not None
+        now = self.clock.now_ns()
+        if self._risk_cut_ns == now:
+            await self._hold("risk critical: rebalance already sent at this instant", cause=cause)
+            return
+        breaches = ", ".join(view.risk.breaches) or "level critical"
+        self.sizing = Sizing(self.size_for(view, view.deployable_usd), view.deployable_usd / view.share_price)
+        self.settling = True
+        target = self.target_for_size(view, self.sizing.size)
+        reason = f"risk critical ({breaches}): size to equity at the current price and rebalance"
+        sent = await self.rebalance_to(
+            target, view, cause, reason=reason, hold_reason="risk critical: nothing to send"
+        )
+        if sent:
+            self._risk_cut_ns = now
+
+
+class HedgedPlanner(BasisPlanner):
+    """The basis planner with the long leg staked in the wallet (see the module docstring)."""
+
+    s: HedgedStakingStrategy
+    p: HedgedStakingParams
+
+    def __init__(
+        self, strategy: HedgedStakingStrategy, view: View, target: Target, *, reduce_only: bool
+    ) -> None:
+        super().__init__(strategy, view, target, reduce_only=reduce_only)
+        self.rate = view.prices.lst_rate(strategy.params.token)
+        self.staked = strategy.staked_units(view)
+
+    def orders(self) -> list[AnyAction]:
+        orders = super().orders()
+        net = self.spot_gap()
+        if net >= 0.0 and not self.reduce_only:
+            orders += self.stake()
+        elif net < 0.0:
+            orders += self.unwind(-net)
+        return orders
+
+    def spot_gap(self) -> float:
+        """ETH to buy (> 0) or sell (< 0) on the spot venue: the long wanted (the token at its rate and the
+        ETH the accounts should hold) less the long held."""
+        p = self.p
+        need = sum(self.wanted(a, p.asset) for a in self.accounts)
+        need += self.target.get(self.s.staked_key) * self.rate
+        held = sum(self.held(a, p.asset) for a in self.accounts) + self.staked
+        return need - held
+
+    def long_after(self, buy: float, sell: float) -> float:
+        return super().long_after(buy, sell) + self.staked
+
+    def hedge_after(self, buy: float, sell: float) -> float:
+        """Grows toward the target as far as the long held and every venue's margin allow; shrinks only
+        as the long is sold (never below the long still held)."""
+        current = self.s.hedge_size(self.view)
+        wanted = -sum(self.target.get(self.s.perp_key(v)) for v in self.p.allocation)
+        long = max(0.0, self.long_after(buy, sell))
+        if wanted > current and long > current and not self.reduce_only:
+            supported = min(self.margin_capacity(v, buy) for v in self.p.allocation)
+            return max(current, min(wanted, long, supported))
+        return min(current, long)
+
+    def stake(self) -> list[AnyAction]:
+        """Stake the wallet's ETH beyond what it should hold."""
+        p = self.p
+        free = self.held(p.wallet, p.asset) - self.wanted(p.wallet, p.asset)
+        if free * self.price < p.min_order_usd:
+            return []
+        return [Stake(token=p.token, amount=free)]
+
+    def unwind(self, sell: float) -> list[AnyAction]:
+        """Turn enough of the token into ETH for ``sell`` units to be sold, counting the ETH already on
+        an account or on its way."""
+        p = self.p
+        on_accounts = sum(max(0.0, self.held(a, p.asset)) for a in self.accounts)
+        short = sell - on_accounts - self.view.qty(self.s.transit_key)
+        held = self.view.qty(self.s.staked_key)
+        if short * self.price < p.min_order_usd or held <= 0.0:
+            return []
+        if p.unwind_via == "queue":
+            return [Unstake(token=p.token, amount=min(held, short / self.rate))]
+        amount = min(held, short / self.rate * (1.0 + p.unwind_cost))
+        return [
+            Swap(sell_asset=p.token, buy_asset=p.asset, amount=amount, max_slippage_bps=p.max_slippage_bps)
+        ]
