@@ -14,10 +14,12 @@ mode                   class                       parameters
 from .base import Strategy, Trigger
 from .basis import BasisStrategy, BtcBasisStrategy, EthBasisStrategy
 from .hedged import HedgedStakingStrategy
+from .hedged_leveraged import HedgedLeveragedStrategy
 from .lending import PureLendingStrategy
 from .leveraged import LeveragedStakingStrategy
 from .params import (
     BasisParams,
+    HedgedLeveragedParams,
     HedgedStakingParams,
     LendingParams,
     LeveragedStakingParams,
@@ -35,6 +37,8 @@ __all__ = [
     "BasisStrategy",
     "BtcBasisStrategy",
     "EthBasisStrategy",
+    "HedgedLeveragedParams",
+    "HedgedLeveragedStrategy",
     "HedgedStakingParams",
     "HedgedStakingStrategy",
     "LendingParams",

@@ -112,8 +112,15 @@ class HedgedStakingStrategy(BasisStrategy):
     def net_delta(self, view: View) -> float:
         return self.long_units(view) - self.hedge_size(view)
 
+    def staked_wanted(self, target: Target, rate: float) -> float:
+        """ETH ``target`` holds staked (net of any debt against it), at ``rate`` ETH per token."""
+        return target.get(self.staked_key) * rate
+
+    def planner(self, view: View, target: Target, *, reduce_only: bool) -> HedgedPlanner:
+        return HedgedPlanner(self, view, target, reduce_only=reduce_only)
+
     def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
-        orders = HedgedPlanner(self, view, target, reduce_only=reduce_only).orders()
+        orders = self.planner(view, target, reduce_only=reduce_only).orders()
         if not orders and not reduce_only:
             self.settling = False
         return orders
@@ -165,7 +172,7 @@ class HedgedPlanner(BasisPlanner):
         ETH the accounts should hold) less the long held."""
         p = self.p
         need = sum(self.wanted(a, p.asset) for a in self.accounts)
-        need += self.target.get(self.s.staked_key) * self.rate
+        need += self.s.staked_wanted(self.target, self.rate)
         held = sum(self.held(a, p.asset) for a in self.accounts) + self.staked
         return need - held
 
@@ -191,12 +198,16 @@ class HedgedPlanner(BasisPlanner):
             return []
         return [Stake(token=p.token, amount=free)]
 
+    def missing(self, sell: float) -> float:
+        """ETH still to be freed from the staked position for ``sell`` units to be sold: what is not
+        already on an account or on its way."""
+        on_accounts = sum(max(0.0, self.held(a, self.p.asset)) for a in self.accounts)
+        return sell - on_accounts - self.view.qty(self.s.transit_key)
+
     def unwind(self, sell: float) -> list[AnyAction]:
-        """Turn enough of the token into ETH for ``sell`` units to be sold, counting the ETH already on
-        an account or on its way."""
+        """Turn enough of the token into ETH for ``sell`` units to be sold."""
         p = self.p
-        on_accounts = sum(max(0.0, self.held(a, p.asset)) for a in self.accounts)
-        short = sell - on_accounts - self.view.qty(self.s.transit_key)
+        short = self.missing(sell)
         held = self.view.qty(self.s.staked_key)
         if short * self.price < p.min_order_usd or held <= 0.0:
             return []

@@ -25,33 +25,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
-from basis.bus.messages import (
-    AnyAction,
-    AtomicBundle,
-    Borrow,
-    FlashLoan,
-    Repay,
-    SetEMode,
-    Stake,
-    Step,
-    StepAction,
-    Supply,
-    Swap,
-    Withdraw,
-)
+from basis.bus.messages import AnyAction
 from basis.components.pricing import REWARD_TOKENS
 
 from .base import Strategy
+from .bundles import BORROWED, deleverage, lever_up
 from .params import LeveragedStakingParams, StrategyParams
 from .view import Target, View
 
 if TYPE_CHECKING:
     from basis.configs.models import ModeConfig
-
-BORROWED = "WETH"
-EXIT_MARGIN = 1e-4
-"""Extra fraction of the debt a full exit asks to repay (about a day of interest at 3% a year): the
-pool caps a repay at what is owed, so the exit repays interest accrued after the book last saw it."""
 
 
 class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
@@ -113,51 +96,22 @@ class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
         # fronted gas alone is made up by the next lever-up, never by selling collateral for it)
         owed = max(0.0, target.get(self.eth_key) - view.qty(self.eth_key)) if view.withdrawing > 0 else 0.0
         if excess >= minimum or (owed >= minimum and view.qty(self.collateral_key) > 0.0):
-            return [self._deleverage(view, max(excess, 0.0), owed, full=target.get(self.debt_key) <= 0.0)]
+            bundle = deleverage(
+                self.params,
+                view.prices.lst_rate(self.params.token),
+                collateral=view.qty(self.collateral_key),
+                repay=max(excess, 0.0),
+                owed=owed,
+                fronted=-view.qty(self.eth_key),  # the repay is funded even when gas was fronted
+                full=target.get(self.debt_key) <= 0.0,
+            )
+            return [bundle]
         if reduce_only:
             return []
         borrow = max(0.0, -excess)
         free = view.qty(self.eth_key) - target.get(self.eth_key)  # < 0: gas the wallet has fronted
         if borrow + free >= minimum:
-            return [self._lever_up(view, borrow, free)]
+            rate = view.prices.lst_rate(self.params.token)
+            first = view.qty(self.collateral_key) <= 0.0
+            return [lever_up(self.params, rate, borrow=borrow, free=free, first=first)]
         return []
-
-    # --- bundles -----------------------------------------------------------------------------------
-
-    def _lever_up(self, view: View, borrow: float, free: float) -> AtomicBundle:
-        p = self.params
-        stake = borrow + free
-        minted = stake / view.prices.lst_rate(p.token)  # as the staking venue mints at the same rate
-        steps: list[Step] = []
-        if view.qty(self.collateral_key) <= 0.0:
-            steps.append(Step(venue=p.lending_venue, action=SetEMode(category=p.emode_category)))
-        steps += [
-            Step(venue=p.staking_venue, action=Stake(token=p.token, amount=stake)),
-            Step(venue=p.lending_venue, action=Supply(asset=p.token, amount=minted)),
-        ]
-        if borrow <= 0.0:
-            return AtomicBundle(steps=tuple(steps))
-        steps.append(Step(venue=p.lending_venue, action=Borrow(asset=BORROWED, amount=borrow)))
-        loan = FlashLoan(venue=p.flash_lender, asset=BORROWED, amount=borrow)
-        return AtomicBundle(steps=tuple(steps), flash_loan=loan)
-
-    def _deleverage(self, view: View, repay: float, owed: float, *, full: bool) -> AtomicBundle:
-        p = self.params
-        if full:  # the debt has grown since it was last booked: ask for more, the pool repays what is owed
-            repay *= 1.0 + EXIT_MARGIN
-        rate = view.prices.lst_rate(p.token)
-        collateral = view.qty(self.collateral_key)
-        sell = min(collateral, (repay + owed) / rate * (1.0 + p.unwind_cost))
-        steps: list[StepAction] = []
-        if repay > 0.0:
-            steps.append(Repay(asset=BORROWED, amount=repay))
-        steps.append(Withdraw(asset=p.token, amount=sell))
-        swap = Swap(sell_asset=p.token, buy_asset=BORROWED, amount=sell, max_slippage_bps=p.max_slippage_bps)
-        bundle = tuple(Step(venue=p.lending_venue, action=a) for a in steps)
-        bundle += (Step(venue=p.dex_venue, action=swap),)
-        if repay <= 0.0:
-            return AtomicBundle(steps=bundle)
-        loan = repay + max(0.0, -view.qty(self.eth_key))  # the repay is funded even when gas was fronted
-        return AtomicBundle(
-            steps=bundle, flash_loan=FlashLoan(venue=p.flash_lender, asset=BORROWED, amount=loan)
-        )

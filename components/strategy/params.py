@@ -291,3 +291,25 @@ class HedgedStakingParams(BasisParams):
         _check_fraction("unwind_cost", self.unwind_cost, open_low=False)
         if self.unwind_via not in ("dex", "queue"):
             raise ValueError(f"unwind_via must be dex or queue, got {self.unwind_via!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HedgedLeveragedParams(HedgedStakingParams):
+    """The hedged staking trade with the staked ETH levered to ``target_ltv`` on a lending venue through
+    atomic flash-loan bundles (the perp shorts hedge the net ETH: collateral less debt)."""
+
+    target_ltv: float = 0.8
+    lending_venue: str = "aave_v3"
+    staking_venue: str = "etherfi"
+    flash_lender: str = "morpho"
+    emode_category: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_fraction("target_ltv", self.target_ltv)
+        if self.target_ltv >= 1.0:
+            raise ValueError(f"target_ltv must be below 1, got {self.target_ltv}")
+
+    @property
+    def leverage(self) -> float:
+        return 1.0 / (1.0 - self.target_ltv)

@@ -14,6 +14,7 @@ from basis.components.pricing import PriceBook
 from .base import Strategy
 from .basis import BtcBasisStrategy, EthBasisStrategy
 from .hedged import HedgedStakingStrategy
+from .hedged_leveraged import HedgedLeveragedStrategy
 from .lending import PureLendingStrategy
 from .leveraged import LeveragedStakingStrategy
 from .params import StrategyParams
@@ -26,6 +27,7 @@ STRATEGIES: dict[str, type[Strategy[Any]]] = {
     "eth_staking_only": StakingStrategy,
     "eth_leveraged": LeveragedStakingStrategy,
     "usdt_eth_staking_hedged_simple": HedgedStakingStrategy,
+    "usdt_eth_staking_hedged_leveraged": HedgedLeveragedStrategy,
 }
 
 

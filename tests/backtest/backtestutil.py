@@ -34,6 +34,7 @@ MODES = (
     "eth_staking_only",
     "eth_leveraged",
     "usdt_eth_staking_hedged_simple",
+    "usdt_eth_staking_hedged_leveraged",
 )
 DATA_END = "2025-07-01T00:00:00Z"
 """Every shipped series stops before this instant (data/README.md)."""

@@ -340,3 +340,43 @@ def test_hedged_staking_funds_every_venue_then_shorts_at_once_then_stakes(
     attribution = summary["attribution"]
     assert attribution["staking"] > 0.0 and attribution["funding"] > 0.0 and attribution["rewards"] > 0.0
     assert abs(attribution["price"]) < 0.005 * summary["initial_equity"]  # hedged: the price barely counts
+
+
+def test_hedged_leverage_is_built_in_one_bundle_after_the_shorts(full_runs: dict[str, FullRun]) -> None:
+    """usdt_eth_staking_hedged_leveraged: the shorts open at one instant; then one flash-loan bundle stakes
+    the ETH that reached the wallet with as much borrowed WETH, to 5× collateral and 4× debt of the net
+    ETH (target_ltv 0.8), which the shorts hedge; the health factor stays near eMode's 0.95 / 0.8."""
+    run = full_runs["usdt_eth_staking_hedged_leveraged"]
+    summary = run.summary
+    fills = [
+        m
+        for _, _, m in read_log(run.store_url, run.run_id, "evt.>")
+        if isinstance(m, (InstructionFilled, TransferCompleted))
+    ]
+    shorts = [m for m in fills if any(c.instrument.endswith(":Perp:ETHUSDT") for c in m.changes)]
+    opened = shorts[0].ts
+    short = -sum(
+        c.delta for m in shorts if m.ts == opened for c in m.changes if c.instrument.endswith("Perp:ETHUSDT")
+    )
+    bundles = [m for m in fills if isinstance(m, InstructionFilled) and m.venue == "instadapp"]
+    assert bundles and bundles[0].ts > opened
+    entry = {c.instrument: c.delta for c in bundles[0].changes}
+    assert entry["aave_v3:debtToken:debtWETH"] == pytest.approx(4.0 * short, rel=0.01)
+    rates = [
+        (utc_ns(r["timestamp"]), float(r["price_eth"]))
+        for r in read_rows("aave_v3/oracle_weeth_eth_daily.csv")
+    ]
+    rate = [v for ts, v in rates if ts <= bundles[0].ts][-1]
+    assert entry["aave_v3:aToken:aweETH"] * rate == pytest.approx(5.0 * short, rel=0.01)
+    assert summary["instructions"]["rejected"] == 0
+
+    last: dict[int, tuple[float | None, float]] = {}
+    for _, _, m in read_log(run.store_url, run.run_id, "evt.risk.assessment"):
+        last[m.ts] = (m.health_factor, m.delta_drift)  # type: ignore[attr-defined]
+    health = [h for h, _ in last.values() if h is not None]
+    assert health and all(1.12 < h < 1.30 for h in health), (min(health), max(health))
+    assert max(d for _, d in last.values()) < 0.03
+    attribution = summary["attribution"]
+    assert attribution["staking"] > -attribution["borrow_cost"] > 0.0  # the levered carry is positive
+    assert attribution["funding"] > 0.0 and attribution["rewards"] > 0.0
+    assert abs(attribution["price"]) < 0.01 * summary["initial_equity"]

@@ -29,6 +29,7 @@ SHARE_CLASS = {
     "eth_staking_only": "ETH",
     "eth_leveraged": "ETH",
     "usdt_eth_staking_hedged_simple": "USDT",
+    "usdt_eth_staking_hedged_leveraged": "USDT",
 }
 INITIAL_CAPITAL = {
     "pure_lending_usdt": 100_000.0,
@@ -37,6 +38,7 @@ INITIAL_CAPITAL = {
     "eth_staking_only": 100.0,
     "eth_leveraged": 100.0,
     "usdt_eth_staking_hedged_simple": 100_000.0,
+    "usdt_eth_staking_hedged_leveraged": 100_000.0,
 }
 """``initial_capital`` of each mode's YAML, in its share class."""
 
@@ -86,6 +88,14 @@ SERIES = {
         "cex/binance/ETHUSDT_funding.csv",
         "cex/bybit/ETHUSDT_funding.csv",
         "cex/okx/ETHUSDT_funding.csv",
+        "aave_v3/oracle_weeth_eth_daily.csv",
+        "gas/ethereum_gas_1h.csv.gz",
+    ],
+    "usdt_eth_staking_hedged_leveraged": [
+        "cex/bybit/ETHUSDT_spot_1h.csv.gz",
+        "cex/okx/ETHUSDT_perp_1h.csv.gz",
+        "aave_v3/weth_reserve_daily.csv",
+        "aave_v3/weeth_reserve_daily.csv",
         "aave_v3/oracle_weeth_eth_daily.csv",
         "gas/ethereum_gas_1h.csv.gz",
     ],

@@ -27,6 +27,7 @@ WINDOWS = {
     "eth_staking_only": ("2024-06-01", "2024-06-04"),
     "eth_leveraged": ("2024-06-01", "2024-06-04"),
     "usdt_eth_staking_hedged_simple": ("2024-08-02", "2024-08-05"),
+    "usdt_eth_staking_hedged_leveraged": ("2024-08-02", "2024-08-05"),
 }
 VOLATILE = {"wall_seconds", "store"}
 """Summary keys that describe the machine and the output folder, not the run."""

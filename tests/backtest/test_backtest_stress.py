@@ -15,6 +15,7 @@ from basis.bus.messages import InstructionFilled, RiskAssessment, Settled
 from basis.data import DATA_ROOT
 
 DAY = 86_400 * 1_000_000_000
+HOUR = 3_600 * 1_000_000_000
 
 
 def test_a_shock_ramps_holds_and_recovers() -> None:
@@ -126,21 +127,27 @@ def test_negative_funding_is_paid_by_the_shorts_and_survived(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_hedged_staking_survives_every_scenario(tmp_path: Path, scenario: str) -> None:
-    """usdt_eth_staking_hedged_simple through each shock: nothing liquidated or refused, every venue's margin
-    stays above its critical level, the loss stays within 1% of equity, and the book ends every instant
-    from two days after the shock on within the delta warning."""
+@pytest.mark.parametrize("mode", ["usdt_eth_staking_hedged_simple", "usdt_eth_staking_hedged_leveraged"])
+def test_hedged_staking_survives_every_scenario(tmp_path: Path, mode: str, scenario: str) -> None:
+    """The hedged staking modes through each shock: nothing liquidated or refused, every venue's margin
+    stays above its critical level (and the health factor above its own), the loss stays within 2% of
+    equity, and the delta is back within its warning level within hours of any move that pushes it out."""
     shock = "2024-08-20"
-    summary, store = stressed(
-        tmp_path, "usdt_eth_staking_hedged_simple", f"{scenario}@{shock}", "2024-08-12", "2024-09-05"
-    )
+    summary, store = stressed(tmp_path, mode, f"{scenario}@{shock}", "2024-08-12", "2024-09-05")
     assert summary["stress"]["liquidated"] is False and summary["attribution"]["liquidation"] == 0.0
     assert summary["instructions"]["rejected"] == 0
-    assert summary["pnl"] > -0.01 * summary["initial_equity"]
+    assert summary["pnl"] > -0.02 * summary["initial_equity"]
     last: dict[int, RiskAssessment] = {}
     for _, _, m in read_log(store, summary["run_id"], "evt.risk.assessment"):
         assert isinstance(m, RiskAssessment)
         last[m.ts] = m
     assert min(r for m in last.values() for r in m.margin_ratios.values()) > 0.20
-    settled = [m.delta_drift for ts, m in last.items() if ts >= utc_ns(shock) + 2 * DAY]
-    assert settled and max(settled) < 0.03, max(settled)
+    assert all(m.health_factor is None or m.health_factor > 1.10 for m in last.values())
+    # a move of the shocked series (the LST rate is a daily series: its depeg and recovery are one step
+    # each) may push the delta out of its band; within six hours it is back inside the warning level
+    times = sorted(last)
+    for i, ts in enumerate(times):
+        if last[ts].delta_drift >= 0.03:
+            after = [t for t in times[i:] if t <= ts + 6 * HOUR]
+            assert any(last[t].delta_drift < 0.03 for t in after), (ts, last[ts].delta_drift)
+    assert last[times[-1]].delta_drift < 0.015  # and inside the strategy's own band at the end

@@ -11,6 +11,8 @@ from basis.components.strategy import (
     BasisParams,
     BtcBasisStrategy,
     EthBasisStrategy,
+    HedgedLeveragedParams,
+    HedgedLeveragedStrategy,
     HedgedStakingParams,
     HedgedStakingStrategy,
     LendingParams,
@@ -34,6 +36,7 @@ def test_every_mode_name_maps_to_its_class() -> None:
         "eth_staking_only": StakingStrategy,
         "eth_leveraged": LeveragedStakingStrategy,
         "usdt_eth_staking_hedged_simple": HedgedStakingStrategy,
+        "usdt_eth_staking_hedged_leveraged": HedgedLeveragedStrategy,
     }
     with pytest.raises(
         UnknownStrategy,
@@ -60,6 +63,9 @@ def test_parameters_from_the_mode_configuration(mode: str) -> None:
         assert params.dust_into == "ETH" and params.dust_tokens == ("EIGEN", "ETHFI")
         assert router.actions.venues["hedge"] == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
         assert router.actions.venues["staking"] == {"etherfi": 1.0}
+        if isinstance(params, HedgedLeveragedParams):
+            assert (params.target_ltv, params.leverage) == (0.8, pytest.approx(5.0))
+            assert (params.lending_venue, params.flash_lender) == ("aave_v3", "morpho")
     elif isinstance(params, BasisParams):
         assert params.allocation == {"binance": 0.4, "bybit": 0.3, "okx": 0.3}
         assert params.margin_warning == config.risk.margin_ratio_warning

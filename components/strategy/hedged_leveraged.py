@@ -1,0 +1,126 @@
+"""Levered staked ETH hedged with perp shorts, counted in USDT (``usdt_eth_staking_hedged_leveraged``).
+
+:mod:`.hedged` with the staked ETH levered on the lending venue as :mod:`.leveraged` does it: with net
+ETH ``Q`` held on chain (``Q = s × E / P`` as in the unlevered mode) and ``target_ltv`` ``t``, leverage
+``L = 1 / (1 − t)``, the collateral is ``L × Q`` ETH in the staking token and the debt ``(L − 1) × Q``
+WETH. The shorts hedge ``Q``: the collateral less the debt, which is what moves with the ETH price.
+
+The ETH that reaches the wallet is staked and levered in one flash-loan bundle (:func:`.bundles.lever_up`);
+the borrow is capped so that the account's LTV never exceeds ``t`` after it. When the long shrinks (a
+withdrawal, a sizing down, a risk override), or the debt exceeds its target (the token fell against
+ETH), one bundle repays the excess debt and sells enough collateral for the ETH to be sold on the spot
+venue (:func:`.bundles.deleverage`); the shorts are bought back only as that ETH is sold.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from basis.bus import instruments
+from basis.bus.messages import AnyAction
+
+from .basis_plan import BasisPlanner
+from .bundles import BORROWED, deleverage, lever_up
+from .hedged import HedgedPlanner, HedgedStakingStrategy
+from .params import HedgedLeveragedParams, StrategyParams
+from .view import Target, View
+
+if TYPE_CHECKING:
+    from basis.configs.models import ModeConfig
+
+
+class HedgedLeveragedStrategy(HedgedStakingStrategy):
+    """ETH staked and levered on the lending venue, hedged with perp shorts; USDT share class."""
+
+    params_type: ClassVar[type[StrategyParams]] = HedgedLeveragedParams
+    mode = "usdt_eth_staking_hedged_leveraged"
+    params: HedgedLeveragedParams
+
+    @classmethod
+    def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
+        fields = super().mode_fields(mode)
+        venues = mode.venues
+        fields.update(
+            target_ltv=mode.target_ltv,
+            lending_venue=venues.lending,
+            staking_venue=venues.staking,
+            flash_lender=venues.flash_loan,
+        )
+        return {k: v for k, v in fields.items() if v is not None}
+
+    @cached_property
+    def collateral_key(self) -> str:
+        return instruments.a_token(self.params.token, self.params.lending_venue)
+
+    @cached_property
+    def debt_key(self) -> str:
+        return instruments.debt_token(BORROWED, self.params.lending_venue)
+
+    def staked_units(self, view: View) -> float:
+        rate = view.prices.lst_rate(self.params.token)
+        tokens = view.qty(self.staked_key) + view.qty(self.collateral_key)
+        return tokens * rate - view.qty(self.debt_key) + view.qty(self.transit_key)
+
+    def target_for_size(self, view: View, size: float) -> Target:
+        base = super().target_for_size(view, size)
+        leverage = self.params.leverage
+        positions = dict(base.positions)
+        positions[self.staked_key] = 0.0
+        positions[self.collateral_key] = size * leverage / view.prices.lst_rate(self.params.token)
+        positions[self.debt_key] = size * (leverage - 1.0)
+        legs = (base.legs - {self.staked_key}) | {self.collateral_key, self.debt_key}
+        return Target(positions=positions, legs=legs)
+
+    def staked_wanted(self, target: Target, rate: float) -> float:
+        return target.get(self.collateral_key) * rate - target.get(self.debt_key)
+
+    def planner(self, view: View, target: Target, *, reduce_only: bool) -> HedgedPlanner:
+        return LeveredPlanner(self, view, target, reduce_only=reduce_only)
+
+
+class LeveredPlanner(HedgedPlanner):
+    """The hedged planner with the staked ETH levered (see the module docstring)."""
+
+    s: HedgedLeveragedStrategy
+    p: HedgedLeveragedParams
+
+    def orders(self) -> list[AnyAction]:
+        orders = BasisPlanner.orders(self)
+        return orders + self.chain(self.spot_gap())
+
+    def chain(self, net: float) -> list[AnyAction]:
+        """One bundle: deleverage when the debt exceeds its target or ETH must be freed for a sale; else
+        stake and lever the wallet's free ETH, borrowing up to the target debt within ``target_ltv``."""
+        p, s, view = self.p, self.s, self.view
+        minimum = p.min_order_usd / self.price
+        # a bundle pays gas for its every step: the debt is only moved by amounts worth it
+        worth = max(minimum, p.dust_threshold * view.equity_usd / self.price)
+        collateral = view.qty(s.collateral_key)
+        debt = view.qty(s.debt_key)
+        wanted_debt = self.target.get(s.debt_key)
+        excess = debt - wanted_debt
+        short = max(0.0, self.missing(-net)) if net < 0.0 else 0.0
+        wallet_eth = self.held(p.wallet, p.asset)
+        if (excess >= worth or short >= minimum) and collateral > 0.0:
+            # gas the wallet has fronted: the loan covers it before the repay, the sale makes it up
+            fronted = max(0.0, -wallet_eth)
+            bundle = deleverage(
+                p,
+                self.rate,
+                collateral=collateral,
+                repay=max(0.0, excess),
+                owed=short + fronted,
+                fronted=fronted,
+                full=wanted_debt <= 0.0,
+            )
+            return [bundle]
+        if self.reduce_only or net < 0.0:
+            return []
+        free = wallet_eth - self.wanted(p.wallet, p.asset)
+        t = p.target_ltv
+        room = (t * (collateral * self.rate + max(0.0, free)) - debt) / (1.0 - t)
+        borrow = min(max(0.0, -excess), max(0.0, room))
+        if free < minimum and borrow < worth:
+            return []
+        return [lever_up(p, self.rate, borrow=borrow, free=free, first=collateral <= 0.0)]
