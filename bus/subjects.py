@@ -245,6 +245,8 @@ _MONITOR_EVENTS: dict[type[m.Message], tuple[str, str]] = {
     m.RiskAssessment: ("risk", "assessment"),
     m.PnlSnapshot: ("pnl", "snapshot"),
     m.StrategyDecided: ("strategy", "decision"),
+    m.EmergencyAction: ("strategy", "emergency"),
+    m.RebalanceAssessed: ("strategy", "rebalance"),
     m.RouteCompleted: ("router", "completed"),
 }
 

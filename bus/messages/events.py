@@ -305,6 +305,58 @@ class StrategyDecided(Message, frozen=True, kw_only=True):
     risk_level: str = ""
 
 
+EmergencyProtocol = Literal["cex_margin", "aave_ltv", "imbalance"]
+"""The emergency protocols, in priority order: a CEX short of margin, the lending account's LTV too high,
+collateral spread unevenly across the hedge venues."""
+RebalanceAnswer = Literal["EXECUTE", "NEUTRAL", "DEFER"]
+
+
+class EmergencySource(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One source an emergency protocol considered, in its order: what it holds that could cover the
+    shortfall (USD), what the protocol takes from it, and why (or why not)."""
+
+    name: str
+    available_usd: float
+    used_usd: float = 0.0
+    note: str = ""
+
+
+class EmergencyAction(Message, frozen=True, kw_only=True):
+    """The strategy declared an emergency and acted on it: ``protocol`` (priority order:
+    :data:`EmergencyProtocol`), ``trigger`` (the reading and the level it crossed), the ``venue`` in
+    danger, its ``shortfall_usd`` (what it lacks to be back at its target), every source considered in
+    the protocol's order with what it could give and what was taken, and ``action``: what the strategy
+    does. The decision that sends the instructions follows it (caused by the last emergency of its
+    instant)."""
+
+    protocol: EmergencyProtocol
+    trigger: str
+    venue: str
+    shortfall_usd: float
+    sources: tuple[EmergencySource, ...]
+    action: str
+
+
+class RebalanceAssessed(Message, frozen=True, kw_only=True):
+    """The rebalancing optimizer's verdict on a proposed move: ``answer`` and why (``reasons``, with their
+    numbers), from the book's yield per year before and after (USD), the move's one-off cost (USD), the
+    horizon and margin it was judged over, the gain over the horizon and the days to break even (None:
+    never); ``required_by`` names a risk that required it whatever its cost. ``proposal`` says what was
+    proposed."""
+
+    proposal: str
+    answer: RebalanceAnswer
+    reasons: tuple[str, ...]
+    yield_before_usd: float
+    yield_after_usd: float
+    cost_usd: float
+    horizon_days: float
+    margin: float
+    gain_usd: float
+    break_even_days: float | None = None
+    required_by: str = ""
+
+
 Event = (
     InstructionAccepted
     | InstructionRejected
@@ -327,4 +379,6 @@ Event = (
     | PnlSnapshot
     | RouteCompleted
     | StrategyDecided
+    | EmergencyAction
+    | RebalanceAssessed
 )

@@ -10,7 +10,8 @@ unit of perp notional is ``m = (1 − s) / s`` (``s = 0.5``: as much USDT margin
 ``Q = E / ((1 + m) × P) = s × E / P`` ETH is held staked, ``Q`` shorted (``E`` less the shorts'
 unrealised gains, which are margin no exchange pays out). The targets are those of the
 basis trade for ``Q`` with the long held as ``Q / rate`` of the token in the wallet (``rate``: ETH per
-token) instead of spot on the exchange; the exchange and the wallet hold no ETH of their own.
+token) instead of spot on the exchange; the exchange holds no ETH of its own and the wallet only
+``gas_reserve`` (ETH to pay gas with: a decision may send several on-chain instructions).
 
 What it counts as long: ETH on every account (wallet and exchanges), the token in the wallet at its
 rate, and ETH in transit (an unstake in the queue, a transfer under way). The order of an entry follows
@@ -21,10 +22,11 @@ DEX (``unwind_via: dex``, at once, paying the pool fee and slippage) or redeemed
 withdrawal queue (``unwind_via: queue``, days), the ETH goes to the spot venue and is sold, and the
 shorts are bought back only as the long is sold, so the book stays hedged while it shrinks.
 
-When risk is critical (a venue's margin, the delta drift) the book is not cut blindly (a reduce-only
-cut of the shorts would leave staked ETH unhedged): the strategy sizes again from its equity at the
-current price and rebalances toward that target, which moves collateral to the venues short of it and
-sells part of the long to fund what the wallet cannot.
+Before anything else every decision looks for an emergency (:mod:`.emergency`: a venue's margin below
+the risk warning, the lending account's health factor below its warning, collateral spread unevenly
+over the venues), publishes what it found and acts on it. When risk is critical otherwise (the delta
+drift) the book is not cut blindly (a reduce-only cut of the shorts would leave staked ETH unhedged):
+the strategy sizes again from its equity at the current price and rebalances toward that target.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
-from basis.bus.messages import AnyAction, Message, Stake, Swap, Unstake
+from basis.bus.messages import AnyAction, EmergencyAction, Message, Stake, Swap, Unstake, WrapperAction
 from basis.components.pricing import REWARD_TOKENS
 
 from .basis import BasisStrategy, Sizing
 from .basis_plan import BasisPlanner
+from .emergency import Emergency, Offer, imbalance_emergencies, margin_emergencies
 from .params import HedgedStakingParams, StrategyParams
 from .view import Target, View
 
@@ -75,6 +78,10 @@ class HedgedStakingStrategy(BasisStrategy):
         return instruments.token(self.params.wallet, self.params.token)
 
     @cached_property
+    def wallet_eth_key(self) -> str:
+        return instruments.token(self.params.wallet, self.params.asset)
+
+    @cached_property
     def transit_key(self) -> str:
         return instruments.in_transit(self.params.asset)
 
@@ -101,6 +108,7 @@ class HedgedStakingStrategy(BasisStrategy):
         base = super().target_for_size(view, size)
         positions = dict(base.positions)
         positions[self.spot_key] = 0.0
+        positions[self.wallet_eth_key] = self.params.gas_reserve
         positions[self.staked_key] = size / view.prices.lst_rate(self.params.token)
         legs = (base.legs - {self.spot_key}) | {self.staked_key}
         return Target(positions=positions, legs=legs)
@@ -125,24 +133,87 @@ class HedgedStakingStrategy(BasisStrategy):
             self.settling = False
         return orders
 
+    # --- emergencies ------------------------------------------------------------------------------
+
+    def lending_offer(self, view: View) -> Offer:
+        """The lending venue as a source of margin (none in this mode)."""
+        return Offer("lending", 0.0, "no lending venue in this mode", usable=False)
+
+    def ltv_emergencies(self, view: View) -> list[Emergency]:
+        """``aave_ltv`` findings (none without a lending position)."""
+        return []
+
+    def emergencies(self, view: View) -> list[Emergency]:
+        """Every protocol that holds on the book, in priority order (:mod:`.emergency`)."""
+        margin = margin_emergencies(self, view)
+        found = margin + self.ltv_emergencies(view)
+        return found + imbalance_emergencies(self, view, skip={e.venue for e in margin})
+
+    async def decide(self, view: View, cause: Message) -> None:
+        if not await self._emergency(view, cause):
+            await super().decide(view, cause)
+
     async def _risk_override(self, view: View, cause: Message) -> None:
-        """Risk critical: size again from equity at the current price and rebalance toward it (see the
-        module docstring), at most once per clock instant."""
+        """Risk critical: the emergency protocols when one holds; else (the delta drift) size again from
+        equity at the current price and rebalance toward it, at most once per clock instant."""
         assert view.risk is not None
+        if await self._emergency(view, cause):
+            return
         now = self.clock.now_ns()
         if self._risk_cut_ns == now:
             await self._hold("risk critical: rebalance already sent at this instant", cause=cause)
             return
         breaches = ", ".join(view.risk.breaches) or "level critical"
+        reason = f"risk critical ({breaches}): size to equity at the current price and rebalance"
+        if await self._resize(view, cause, reason=reason, hold_reason="risk critical: nothing to send"):
+            self._risk_cut_ns = now
+
+    async def _resize(self, view: View, cause: Message, *, reason: str, hold_reason: str) -> bool:
         self.sizing = Sizing(self.size_for(view, view.deployable_usd), view.deployable_usd / view.share_price)
         self.settling = True
         target = self.target_for_size(view, self.sizing.size)
-        reason = f"risk critical ({breaches}): size to equity at the current price and rebalance"
-        sent = await self.rebalance_to(
-            target, view, cause, reason=reason, hold_reason="risk critical: nothing to send"
-        )
+        return await self.rebalance_to(target, view, cause, reason=reason, hold_reason=hold_reason)
+
+    async def _emergency(self, view: View, cause: Message) -> bool:
+        """Publish every emergency found, in priority order, and act on them in one decision (at most once
+        per clock instant); False when there is none."""
+        found = self.emergencies(view)
+        if not found:
+            return False
+        now = self.clock.now_ns()
+        if self._risk_cut_ns == now:
+            await self._hold("emergency: acted on already at this instant", cause=cause)
+            return True
+        last: Message = cause
+        for emergency in found:
+            last = self.make(
+                EmergencyAction,
+                cause=last,
+                protocol=emergency.protocol,
+                trigger=emergency.trigger,
+                venue=emergency.venue,
+                shortfall_usd=emergency.shortfall_usd,
+                sources=emergency.sources,
+                action=emergency.action,
+            )
+            await self.emit(last)
+        summary = "; ".join(f"{e.protocol} at {e.venue}: {e.action}" for e in found)
+        reason = f"emergency ({summary})"
+        if any(e.resize for e in found):
+            sent = await self._resize(view, last, reason=reason, hold_reason="emergency: nothing to send")
+        else:
+            orders = [order for e in found for order in e.orders]
+            action: WrapperAction = (
+                "exit_partial" if any(e.protocol == "aave_ltv" for e in found) else "entry_partial"
+            )
+            sent = bool(orders)
+            if sent:
+                await self._send(action, reason, None, orders, [], last)
+            else:
+                await self._hold("emergency: nothing to send", cause=last)
         if sent:
             self._risk_cut_ns = now
+        return True
 
 
 class HedgedPlanner(BasisPlanner):

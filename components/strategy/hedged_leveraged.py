@@ -18,10 +18,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
-from basis.bus.messages import AnyAction
+from basis.bus.messages import AnyAction, AtomicBundle, Repay, Step
 
 from .basis_plan import BasisPlanner
 from .bundles import BORROWED, deleverage, lever_up
+from .emergency import Emergency, Offer, take
 from .hedged import HedgedPlanner, HedgedStakingStrategy
 from .params import HedgedLeveragedParams, StrategyParams
 from .view import Target, View
@@ -46,6 +47,7 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
             lending_venue=venues.lending,
             staking_venue=venues.staking,
             flash_lender=venues.flash_loan,
+            health_warning=mode.risk.health_factor_warning,
         )
         return {k: v for k, v in fields.items() if v is not None}
 
@@ -77,6 +79,83 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
 
     def planner(self, view: View, target: Target, *, reduce_only: bool) -> HedgedPlanner:
         return LeveredPlanner(self, view, target, reduce_only=reduce_only)
+
+    def lending_offer(self, view: View) -> Offer:
+        return Offer(
+            self.params.lending_venue,
+            0.0,
+            "the account is in eMode (ETH-correlated): a USDT borrow would leave it and drop the "
+            "liquidation threshold of the whole account",
+            usable=False,
+        )
+
+    def ltv_emergencies(self, view: View) -> list[Emergency]:
+        """``aave_ltv`` when the health factor is below its warning: repay the debt above ``target_ltv``
+        from the wallet's ETH when it covers it, else in one deleveraging bundle (see :mod:`.emergency`)."""
+        p = self.params
+        health = view.risk.health_factor if view.risk is not None else None
+        if health is None or health >= p.health_warning:
+            return []
+        rate, price = view.prices.lst_rate(p.token), view.price(p.asset)
+        collateral = view.qty(self.collateral_key)
+        # ETH to repay, selling as much collateral, for the LTV to be back at its target:
+        # (debt − R) / (collateral − R) = t
+        t = p.target_ltv
+        repay = (view.qty(self.debt_key) - t * collateral * rate) / (1.0 - t)
+        if repay <= 0.0:
+            return []
+        wallet = view.token(p.wallet, p.asset)
+        margin = sum(
+            max(
+                0.0,
+                view.token(v, p.quote) + self.unrealised(view, v) - p.margin_buffer * self._notional(view, v),
+            )
+            for v in p.allocation
+        )
+        offers = [
+            Offer(
+                p.wallet,
+                max(0.0, wallet) * price,
+                "ETH in the wallet, repaid directly",
+                usable=wallet >= repay,
+            ),
+            Offer(
+                "cex_margin",
+                margin,
+                "USDT above the exchanges' margin buffer becomes WETH on chain only through a spot purchase "
+                "and a transfer (an hour or more); the repay is due now",
+                usable=False,
+            ),
+            Offer(
+                "unstake",
+                collateral * rate * price,
+                "repay in one flash-loan bundle selling as much collateral",
+            ),
+        ]
+        sources, _ = take(repay * price, offers)
+        if sources[0].used_usd > 0.0:
+            order: AnyAction = AtomicBundle(
+                steps=(Step(venue=p.lending_venue, action=Repay(asset=BORROWED, amount=repay)),)
+            )
+            action = f"repay {repay:.6g} {BORROWED} from the wallet"
+        else:
+            fronted = max(0.0, -wallet)
+            order = deleverage(p, rate, collateral=collateral, repay=repay, owed=fronted, fronted=fronted)
+            action = f"repay {repay:.6g} {BORROWED} in one flash-loan bundle, selling as much collateral"
+        return [
+            Emergency(
+                protocol="aave_ltv",
+                trigger=f"health_factor {health:.4f} < warning {p.health_warning:g}",
+                venue=p.lending_venue,
+                shortfall_usd=repay * price,
+                sources=sources,
+                action=action,
+                orders=(order,),
+            )
+        ]
+
+    def _notional(self, view: View, venue: str) -> float:
+        return abs(view.qty(self.perp_key(venue)) * self.mark(view, venue))
 
 
 class LeveredPlanner(HedgedPlanner):

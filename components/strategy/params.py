@@ -278,9 +278,13 @@ class HedgedStakingParams(BasisParams):
     unwind_cost: float = 0.002
     """Extra fraction of the token sold on the DEX, for the pool's fee and slippage."""
     max_slippage_bps: float = 20.0
+    gas_reserve: float = 0.01
+    """ETH the wallet keeps unstaked to pay gas (a decision may send several on-chain instructions)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not (math.isfinite(self.gas_reserve) and self.gas_reserve >= 0.0):
+            raise ValueError(f"gas_reserve must be >= 0, got {self.gas_reserve}")
         _check_fraction("stake_allocation", self.stake_allocation)
         if self.stake_allocation >= 1.0:
             raise ValueError("stake_allocation must be below 1: the rest of equity is the hedge's margin")
@@ -303,9 +307,13 @@ class HedgedLeveragedParams(HedgedStakingParams):
     staking_venue: str = "etherfi"
     flash_lender: str = "morpho"
     emode_category: int = 1
+    health_warning: float = 1.15
+    """Health factor below which the LTV emergency protocol repays debt (the risk warning level)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not (math.isfinite(self.health_warning) and self.health_warning > 1.0):
+            raise ValueError(f"health_warning must be above 1, got {self.health_warning}")
         _check_fraction("target_ltv", self.target_ltv)
         if self.target_ltv >= 1.0:
             raise ValueError(f"target_ltv must be below 1, got {self.target_ltv}")

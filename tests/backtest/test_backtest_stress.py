@@ -11,7 +11,7 @@ from backtestutil import load_summary, read_log, run_cli, sqlite_url, utc_ns
 
 from basis.backtest.errors import BacktestError
 from basis.backtest.stress import SCENARIOS, parse_stress, write_stressed_root
-from basis.bus.messages import InstructionFilled, RiskAssessment, Settled
+from basis.bus.messages import EmergencyAction, InstructionFilled, RiskAssessment, Settled, StrategyDecided
 from basis.data import DATA_ROOT
 
 DAY = 86_400 * 1_000_000_000
@@ -70,8 +70,8 @@ def test_a_scenario_must_be_known_and_dated() -> None:
         parse_stress("eth_crash")
 
 
-def stressed(tmp_path: Path, mode: str, scenario: str, start: str, end: str) -> tuple[dict, str]:  # type: ignore[type-arg]
-    args = ["backtest", "--mode", mode, "--start", start, "--end", end, "--stress", scenario]
+def stressed(tmp_path: Path, mode: str, scenario: str, start: str, end: str, *extra: str) -> tuple[dict, str]:  # type: ignore[type-arg]
+    args = ["backtest", "--mode", mode, "--start", start, "--end", end, "--stress", scenario, *extra]
     args += ["--checkpoint-interval", "0", "--out", "out", "-q", "--no-report"]
     result = run_cli(args, tmp_path)
     assert result.returncode == 0, result.explain()
@@ -151,3 +151,78 @@ def test_hedged_staking_survives_every_scenario(tmp_path: Path, mode: str, scena
             after = [t for t in times[i:] if t <= ts + 6 * HOUR]
             assert any(last[t].delta_drift < 0.03 for t in after), (ts, last[ts].delta_drift)
     assert last[times[-1]].delta_drift < 0.015  # and inside the strategy's own band at the end
+
+
+PRIORITY = {"cex_margin": 0, "aave_ltv": 1, "imbalance": 2}
+
+
+def emergencies_and_decisions(store: str, run_id: str) -> list[EmergencyAction | StrategyDecided]:
+    return [
+        m
+        for _, _, m in read_log(store, run_id, "evt.strategy.>")
+        if isinstance(m, EmergencyAction) or (isinstance(m, StrategyDecided) and m.action != "hold")
+    ]
+
+
+def assert_in_priority_order(log: list[EmergencyAction | StrategyDecided]) -> None:
+    """Within an instant the emergencies come in priority order, and the decision that follows them is
+    caused by the last one."""
+    for i, m in enumerate(log):
+        if not isinstance(m, EmergencyAction):
+            continue
+        after = log[i + 1]
+        if isinstance(after, EmergencyAction):
+            assert after.ts == m.ts and PRIORITY[after.protocol] >= PRIORITY[m.protocol], (m, after)
+            assert after.causation_id == m.id
+        else:
+            assert after.ts == m.ts and after.causation_id == m.id and "emergency" in after.reason
+
+
+def test_an_lst_depeg_repays_debt_through_the_ltv_protocol(tmp_path: Path) -> None:
+    """usdt_eth_staking_hedged_leveraged under lst_depeg: the daily rate steps 5% down, the health factor
+    falls below its warning (1.15); the aave_ltv protocol lists the wallet, the exchanges' margin and
+    unstaking in that order, takes the debt back to target_ltv in one flash-loan bundle, and the health
+    factor is back above its warning at the next valuation."""
+    summary, store = stressed(
+        tmp_path, "usdt_eth_staking_hedged_leveraged", "lst_depeg@2024-08-20", "2024-08-12", "2024-08-25"
+    )
+    log = emergencies_and_decisions(store, summary["run_id"])
+    emergencies = [m for m in log if isinstance(m, EmergencyAction)]
+    assert [m.protocol for m in emergencies] == ["aave_ltv"], emergencies
+    (ltv,) = emergencies
+    assert [s.name for s in ltv.sources] == ["wallet", "cex_margin", "unstake"]
+    assert ltv.sources[-1].used_usd == pytest.approx(ltv.shortfall_usd) and "health_factor" in ltv.trigger
+    assert_in_priority_order(log)
+    risk = {m.ts: m for _, _, m in read_log(store, summary["run_id"], "evt.risk.assessment")}
+    after = [risk[t].health_factor for t in sorted(risk) if t > ltv.ts]
+    assert after[0] is not None and 1.15 < after[0] < 1.25
+    assert summary["stress"]["liquidated"] is False and summary["instructions"]["rejected"] == 0
+
+
+def test_a_spike_on_thin_margin_runs_the_margin_protocols_in_priority_order(tmp_path: Path) -> None:
+    """usdt_eth_staking_hedged_leveraged with 70% staked (margin buffer 0.43) under eth_spike: venues fall
+    below the margin warning (0.30); cex_margin draws on the wallet, then (the lending venue being in
+    eMode) unstaking; imbalance moves surplus between venues; every instant's emergencies come in
+    priority order before the decision acting on them; no venue reaches critical, nothing is liquidated."""
+    summary, store = stressed(
+        tmp_path,
+        "usdt_eth_staking_hedged_leveraged",
+        "eth_spike@2024-08-20",
+        "2024-08-12",
+        "2024-08-25",
+        "--set",
+        "stake_allocation_percentage=0.7",
+    )
+    log = emergencies_and_decisions(store, summary["run_id"])
+    emergencies = [m for m in log if isinstance(m, EmergencyAction)]
+    protocols = {m.protocol for m in emergencies}
+    assert {"cex_margin", "imbalance"} <= protocols, protocols
+    for m in emergencies:
+        if m.protocol == "cex_margin":
+            assert [s.name for s in m.sources] == ["wallet", "aave_v3", "unstake"]
+            assert m.sources[1].used_usd == 0.0 and "eMode" in m.sources[1].note
+            assert sum(s.used_usd for s in m.sources) == pytest.approx(m.shortfall_usd)
+    assert_in_priority_order(log)
+    risk = [m for _, _, m in read_log(store, summary["run_id"], "evt.risk.assessment")]
+    assert min(r for m in risk for r in m.margin_ratios.values()) > 0.20  # type: ignore[attr-defined]
+    assert summary["stress"]["liquidated"] is False and summary["instructions"]["rejected"] == 0
