@@ -14,7 +14,8 @@ from basis.components.router import ExecutionRouter, RouterParams
 from basis.components.strategy.base import Strategy
 from basis.components.strategy.params import StrategyParams
 from basis.components.strategy.registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
-from basis.configs import LendingVenueConfig, RunConfig
+from basis.components.strategy.transfers import venue_terms
+from basis.configs import CexVenueConfig, LendingVenueConfig, RunConfig
 
 from .errors import BacktestError
 
@@ -43,14 +44,32 @@ def strategy_params(config: RunConfig) -> StrategyParams:
 
 def venue_fields(config: RunConfig, params_type: type[StrategyParams]) -> dict[str, Any]:
     """The parameters a strategy takes from its venues' configuration, read here so that the strategy
-    never reads a venue's own facts: the lending pool's eMode category."""
+    never reads a venue's own facts: the lending pool's eMode category, what moving funds between the
+    venues costs and the taker fees of a hedged purchase."""
     fields = {f.name for f in dataclasses.fields(params_type)}
     out: dict[str, Any] = {}
     name = config.mode.venues.lending
     lending = config.venues.get(name) if name is not None else None
     if "emode_category" in fields and lending is not None and isinstance(lending.config, LendingVenueConfig):
         out["emode_category"] = lending.config.risk_params.emode_category_id
+    if "transfer_terms" in fields:
+        out["transfer_terms"] = venue_terms(config.venues)
+        out["trading_fee"] = taker_fees(config)
     return out
+
+
+def taker_fees(config: RunConfig) -> float:
+    """A spot purchase on the spot venue plus shorts split by the hedge allocation, at taker fees."""
+    mode = config.mode
+    fee = 0.0
+    spot = config.venues.get(mode.venues.spot) if mode.venues.spot is not None else None
+    if spot is not None and isinstance(spot.config, CexVenueConfig):
+        fee += spot.config.fees.spot.taker
+    for venue, share in mode.active_hedge_allocation.items():
+        cex = config.venues.get(venue)
+        if cex is not None and isinstance(cex.config, CexVenueConfig):
+            fee += share * cex.config.fees.perp.taker
+    return fee
 
 
 def build_strategy(

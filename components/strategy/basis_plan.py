@@ -160,13 +160,18 @@ class BasisPlanner:
             keep = max(keep, current + (self.cost(remaining_buy) if venue == p.spot_venue else 0.0))
         return keep, need
 
+    def transfer_band(self) -> float:
+        """How far a venue's balance may drift before it moves: ``transfer_band``, or none while
+        investors are owed a withdrawal."""
+        return 0.0 if len(self.s.withdrawals) else self.p.transfer_band
+
     def transfers(
         self, buy: float, sell: float, remaining_buy: float, remaining_sell: float
     ) -> list[AnyAction]:
         p = self.p
         outgoing: list[AnyAction] = []
         incoming: list[AnyAction] = []
-        band = 0.0 if len(self.s.withdrawals) else p.transfer_band
+        band = self.transfer_band()
         for asset in dict.fromkeys((p.quote, p.asset)):
             unit = 1.0 if asset == p.quote else self.price
             minimum = p.min_order_usd / unit

@@ -35,13 +35,32 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from basis.bus import instruments
-from basis.bus.messages import AnyAction, EmergencyAction, Message, Stake, Swap, Unstake, WrapperAction
-from basis.components.pricing import REWARD_TOKENS
+from basis.bus.bus import Bus
+from basis.bus.clock import Clock
+from basis.bus.ids import IdFactory
+from basis.bus.messages import (
+    AnyAction,
+    EmergencyAction,
+    FundingRate,
+    GasPrice,
+    Message,
+    RebalanceAssessed,
+    ReserveState,
+    Stake,
+    Swap,
+    Unstake,
+    WrapperAction,
+)
+from basis.components.pricing import REWARD_TOKENS, PriceBook
 
+from .base import Trigger
 from .basis import BasisStrategy, Sizing
 from .basis_plan import BasisPlanner
 from .emergency import Emergency, Offer, imbalance_emergencies, margin_emergencies
-from .params import HedgedStakingParams, StrategyParams
+from .optimizer import RebalanceOptimizer, verdict_fields
+from .params import BasisParams, HedgedStakingParams, StrategyParams
+from .redeploy import CarryBook, Proposal, price_growth
+from .transfers import MarginHealth, TransferCosts
 from .view import Target, View
 
 if TYPE_CHECKING:
@@ -55,6 +74,15 @@ class HedgedStakingStrategy(BasisStrategy):
     mode = "usdt_eth_staking_hedged_simple"
     equity_in = "quote"
     params: HedgedStakingParams
+
+    def __init__(
+        self, bus: Bus, clock: Clock, ids: IdFactory, params: BasisParams, *, prices: PriceBook | None = None
+    ) -> None:
+        super().__init__(bus, clock, ids, params, prices=prices)
+        self._redeploy: Proposal | None = None
+        self.redeploying = False
+        """The optimizer said EXECUTE and the first plan of the redeployment is not made yet."""
+        self._last_proposal: tuple[str, float] = ("", 0.0)
 
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
@@ -129,6 +157,7 @@ class HedgedStakingStrategy(BasisStrategy):
 
     def plan(self, view: View, target: Target, *, reduce_only: bool) -> list[AnyAction]:
         orders = self.planner(view, target, reduce_only=reduce_only).orders()
+        self.redeploying = False
         if not orders and not reduce_only:
             self.settling = False
         return orders
@@ -150,8 +179,114 @@ class HedgedStakingStrategy(BasisStrategy):
         return found + imbalance_emergencies(self, view, skip={e.venue for e in margin})
 
     async def decide(self, view: View, cause: Message) -> None:
-        if not await self._emergency(view, cause):
-            await super().decide(view, cause)
+        if await self._emergency(view, cause):
+            return
+        self._redeploy = await self._assess_redeploy(view, cause)
+        await super().decide(view, cause)
+
+    # --- idle collateral back to work (:mod:`.redeploy`) -----------------------------------------
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        carry = self.carry
+        await self.bus.subscribe("md.funding.>", carry.on_funding, types=(FundingRate,))
+        await self.bus.subscribe("md.gas.>", carry.on_gas, types=(GasPrice,))
+        await self.bus.subscribe("md.reserve.>", carry.on_reserve, types=(ReserveState,))
+
+    @cached_property
+    def carry(self) -> CarryBook:
+        return CarryBook()
+
+    @cached_property
+    def optimizer(self) -> RebalanceOptimizer:
+        p = self.params
+        return RebalanceOptimizer(horizon_days=p.redeploy_horizon_days, margin=p.redeploy_margin)
+
+    def leverage(self) -> float:
+        return 1.0
+
+    def chain_gas_usd(self, costs: TransferCosts) -> float:
+        """Gas of the on-chain steps after the ETH reaches the wallet, beyond the planner's stake."""
+        return 0.0
+
+    def sizing_triggers(self, view: View, equity: float) -> list[Trigger]:
+        found = super().sizing_triggers(view, equity)
+        proposal = self._redeploy
+        if proposal is not None and proposal.verdict.answer == "EXECUTE":
+            found.append(Trigger("redeploy", f"optimizer EXECUTE: {proposal.describe()}"))
+            self.redeploying = True
+        return found
+
+    async def _assess_redeploy(self, view: View, cause: Message) -> Proposal | None:
+        """The optimizer's verdict on growing to the size the equity supports at the current price, when it
+        is above the held size by more than the deviation threshold (None otherwise); published when its
+        answer or proposal changed, and on EXECUTE."""
+        p = self.params
+        rate = view.prices.lst_rate(p.token)
+        self.carry.sample_rate(self.clock.now_ns(), rate)
+        sized = self.sizing
+        if sized is None or not p.transfer_terms or self.settling or len(self.withdrawals):
+            return None
+        grown = self.size_for(view, view.deployable_usd)
+        if grown <= sized.size * (1.0 + p.redeploy_band):
+            self._last_proposal = ("", 0.0)
+            return None
+        price = view.price(p.asset)
+        idle: dict[str, float] = {}
+        health: dict[str, MarginHealth] = {}
+        for venue in p.allocation:
+            notional = abs(view.qty(self.perp_key(venue)) * self.mark(view, venue))
+            equity = view.token(venue, p.quote) + self.unrealised(view, venue)
+            health[venue] = MarginHealth(equity, notional, p.margin_band[0])
+            idle[venue] = max(0.0, min(view.token(venue, p.quote), equity - p.margin_buffer * notional))
+        gas_eth = self.carry.gas_gwei * 1e-9
+        costs = TransferCosts(
+            venues=p.transfer_terms,
+            gas_price_eth=gas_eth,
+            prices_usd={p.asset: price, p.quote: 1.0, p.token: view.price(p.token)},
+            yields={venue: 0.0 for venue in p.transfer_terms},
+        )
+        proposal = price_growth(
+            size=sized.size,
+            grown=grown,
+            price=price,
+            carry=self.carry_apr(),
+            idle=idle,
+            health=health,
+            spot_venue=p.spot_venue,
+            staking_venue=self.staking_venue,
+            trading_fee=p.trading_fee,
+            extra_gas_usd=self.chain_gas_usd(costs),
+            costs=costs,
+            optimizer=self.optimizer,
+        )
+        verdict = proposal.verdict
+        key = (verdict.answer, round(grown / sized.size, 2))
+        if verdict.answer == "EXECUTE" or key != self._last_proposal:
+            self._last_proposal = key
+            await self.emit(
+                self.make(
+                    RebalanceAssessed, cause=cause, proposal=proposal.describe(), **verdict_fields(verdict)
+                )
+            )
+        return proposal
+
+    def carry_apr(self) -> float:
+        """What the book earns per year per ETH of net long (:class:`.redeploy.CarryBook`)."""
+        return self.carry.carry(self.params.allocation, self.leverage(), self.params.token, "WETH")
+
+    @cached_property
+    def staking_venue(self) -> str:
+        """The venue that issues the token, as the venues' terms name it."""
+        p = self.params
+        return next(
+            (
+                name
+                for name, terms in p.transfer_terms.items()
+                if terms.kind == "staking" and terms.lst == p.token
+            ),
+            "etherfi",
+        )
 
     async def _risk_override(self, view: View, cause: Message) -> None:
         """Risk critical: the emergency protocols when one holds; else (the delta drift) size again from
@@ -237,6 +372,11 @@ class HedgedPlanner(BasisPlanner):
         elif net < 0.0:
             orders += self.unwind(-net)
         return orders
+
+    def transfer_band(self) -> float:
+        """None in the first step of a redeployment: the idle collateral it counted on moves whatever the
+        amount of each venue's share."""
+        return 0.0 if self.s.redeploying else super().transfer_band()
 
     def spot_gap(self) -> float:
         """ETH to buy (> 0) or sell (< 0) on the spot venue: the long wanted (the token at its rate and the

@@ -25,6 +25,7 @@ from .bundles import BORROWED, deleverage, lever_up
 from .emergency import Emergency, Offer, take
 from .hedged import HedgedPlanner, HedgedStakingStrategy
 from .params import HedgedLeveragedParams, StrategyParams
+from .transfers import TransferCosts, TransferPlanError
 from .view import Target, View
 
 if TYPE_CHECKING:
@@ -79,6 +80,17 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
 
     def planner(self, view: View, target: Target, *, reduce_only: bool) -> HedgedPlanner:
         return LeveredPlanner(self, view, target, reduce_only=reduce_only)
+
+    def leverage(self) -> float:
+        return self.params.leverage
+
+    def chain_gas_usd(self, costs: TransferCosts) -> float:
+        """The lever-up bundle's supply and borrow (the planner prices its stake)."""
+        lending = self.params.lending_venue
+        try:
+            return costs.gas_usd(lending, "supply") + costs.gas_usd(lending, "borrow")
+        except TransferPlanError:
+            return 0.0
 
     def lending_offer(self, view: View) -> Offer:
         return Offer(

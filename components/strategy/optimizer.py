@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 DAYS_PER_YEAR = 365.0
 
@@ -123,3 +123,19 @@ class RebalanceOptimizer:
             break_even_days=break_even,
             required_by=required_by,
         )
+
+
+def verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    """The fields of a ``RebalanceAssessed`` event that records ``verdict`` (all but its proposal)."""
+    return {
+        "answer": verdict.answer,
+        "reasons": verdict.reasons,
+        "yield_before_usd": verdict.yield_before_usd,
+        "yield_after_usd": verdict.yield_after_usd,
+        "cost_usd": verdict.cost_usd,
+        "horizon_days": verdict.horizon_days,
+        "margin": verdict.margin,
+        "gain_usd": verdict.gain_usd,
+        "break_even_days": verdict.break_even_days,
+        "required_by": verdict.required_by,
+    }

@@ -10,7 +10,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .transfers import VenueTerms
 
 
 def _check_fraction(name: str, value: float, *, open_low: bool = True, high: float = 1.0) -> None:
@@ -278,8 +281,20 @@ class HedgedStakingParams(BasisParams):
     unwind_cost: float = 0.002
     """Extra fraction of the token sold on the DEX, for the pool's fee and slippage."""
     max_slippage_bps: float = 20.0
-    gas_reserve: float = 0.01
+    gas_reserve: float = 0.05
     """ETH the wallet keeps unstaked to pay gas (a decision may send several on-chain instructions)."""
+    transfer_terms: Mapping[str, VenueTerms] = field(default_factory=dict)
+    """What moving funds between the venues costs (from their configuration, set by the composition
+    root); without them idle collateral is never redeployed."""
+    trading_fee: float = 0.0015
+    """Taker fees of a spot purchase plus a short of the same size, a fraction of the value."""
+    redeploy_band: float = 0.1
+    """Idle collateral is put to the optimizer once the size the equity supports at the current price is
+    this fraction above the size held (smaller moves cost more than they earn before the next one)."""
+    redeploy_horizon_days: float = 30.0
+    """The optimizer's horizon when idle collateral may go back to work (:mod:`.redeploy`)."""
+    redeploy_margin: float = 1.5
+    """The optimizer's EXECUTE margin: the gain over the horizon must exceed the cost this many times."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -178,25 +178,9 @@ class TransferCosts:
         prices_usd: Mapping[str, float],
         yields: Mapping[str, float],
     ) -> TransferCosts:
-        """The costs of a run's venues (``RunConfig.venues``): CEX fees and delays from ``transfers``,
-        gas units of the lending, staking and DEX venues, the staking venues' token and unstake queue, the
-        DEX's LST pool fee tier, and the RPC venue's gas as the wallet's. Flash-loan and middleware venues
-        move no funds between venues and are left out."""
-        terms: dict[str, VenueTerms] = {}
-        for name, resolved in venues.items():
-            config = resolved.config
-            if config.kind == "cex":
-                terms[name] = _moving("cex", config.transfers)
-            elif config.kind == "lending":
-                terms[name] = _moving("lending", config.transfers, config.gas.items())
-            elif config.kind == "staking":
-                terms[name] = _moving("staking", config.transfers, config.gas.items(), lst=str(config.lst))
-            elif config.kind == "dex":
-                fee_bps = config.lst_fee_tier / FEE_TIER_PER_BPS
-                terms[name] = VenueTerms("dex", gas=_gas(config.gas.items()), swap_fee_bps=fee_bps)
-            elif config.kind == "rpc":
-                terms[WALLET] = VenueTerms("wallet", gas=_gas(config.gas.items()))
-        return cls(terms, gas_price_eth, prices_usd, yields)
+        """The costs of a run's venues (``RunConfig.venues``, see :func:`venue_terms`) with the market
+        figures of the moment."""
+        return cls(venue_terms(venues), gas_price_eth, prices_usd, yields)
 
     def terms(self, venue: str) -> VenueTerms:
         found = self.venues.get(venue)
@@ -229,6 +213,28 @@ class TransferCosts:
     def dex(self) -> str | None:
         """The DEX that swaps liquid staking tokens, if the venues have one."""
         return next((name for name, terms in self.venues.items() if terms.kind == "dex"), None)
+
+
+def venue_terms(venues: Mapping[VenueName, ResolvedVenue]) -> dict[str, VenueTerms]:
+    """The terms of a run's venues: CEX fees and delays from ``transfers``, gas units of the lending,
+    staking and DEX venues, the staking venues' token and unstake queue, the DEX's LST pool fee tier, and
+    the RPC venue's gas as the wallet's. Flash-loan and middleware venues move no funds between venues and
+    are left out."""
+    terms: dict[str, VenueTerms] = {}
+    for name, resolved in venues.items():
+        config = resolved.config
+        if config.kind == "cex":
+            terms[name] = _moving("cex", config.transfers)
+        elif config.kind == "lending":
+            terms[name] = _moving("lending", config.transfers, config.gas.items())
+        elif config.kind == "staking":
+            terms[name] = _moving("staking", config.transfers, config.gas.items(), lst=str(config.lst))
+        elif config.kind == "dex":
+            fee_bps = config.lst_fee_tier / FEE_TIER_PER_BPS
+            terms[name] = VenueTerms("dex", gas=_gas(config.gas.items()), swap_fee_bps=fee_bps)
+        elif config.kind == "rpc":
+            terms[WALLET] = VenueTerms("wallet", gas=_gas(config.gas.items()))
+    return terms
 
 
 def _gas(units: Iterable[tuple[str, int]]) -> dict[str, int]:

@@ -27,7 +27,9 @@ from basis.bus.messages import (
     Instruction,
     InstructionFilled,
     Liquidated,
+    RebalanceAssessed,
     Settled,
+    StrategyDecided,
     Swap,
     TransferCompleted,
 )
@@ -380,3 +382,27 @@ def test_hedged_leverage_is_built_in_one_bundle_after_the_shorts(full_runs: dict
     assert attribution["staking"] > -attribution["borrow_cost"] > 0.0  # the levered carry is positive
     assert attribution["funding"] > 0.0 and attribution["rewards"] > 0.0
     assert abs(attribution["price"]) < 0.01 * summary["initial_equity"]
+
+
+def test_idle_collateral_is_redeployed_only_on_the_optimizers_execute(full_runs: dict[str, FullRun]) -> None:
+    """usdt_eth_staking_hedged_simple: after the price falls the shorts need less margin; growing the book
+    with the idle USDT is put to the rebalancing optimizer, whose every verdict is in the log with its
+    inputs; the book grows exactly when the answer is EXECUTE (the gain over the horizon above 1.5 × the
+    cost) and the decision that grows it follows the verdict at the same instant."""
+    run = full_runs["usdt_eth_staking_hedged_simple"]
+    log = [m for _, _, m in read_log(run.store_url, run.run_id, "evt.strategy.>")]
+    verdicts = [m for m in log if isinstance(m, RebalanceAssessed)]
+    assert {v.answer for v in verdicts} >= {"EXECUTE", "DEFER"}, {v.answer for v in verdicts}
+    for v in verdicts:
+        gain = (v.yield_after_usd - v.yield_before_usd) * v.horizon_days / 365.0
+        assert v.gain_usd == pytest.approx(gain)
+        expected = (
+            "EXECUTE" if gain > v.margin * v.cost_usd else ("DEFER" if v.cost_usd > gain else "NEUTRAL")
+        )
+        assert v.answer == expected and v.reasons and v.proposal.startswith("size ")
+    grown = [m for m in log if isinstance(m, StrategyDecided) and "optimizer EXECUTE" in m.reason]
+    executes = [v for v in verdicts if v.answer == "EXECUTE"]
+    assert [m.ts for m in grown] == [v.ts for v in executes]
+    for decision in grown:
+        before = log[log.index(decision) - 1]
+        assert isinstance(before, RebalanceAssessed) and before.answer == "EXECUTE"
