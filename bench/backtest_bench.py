@@ -1,4 +1,4 @@
-"""Backtest throughput and memory: the three modes, the NautilusTrader peer's job beside the peer (the same
+"""Backtest throughput and memory: every mode that backtests, the NautilusTrader peer's job beside the peer (the same
 work, and the engine alone), and a synthetic job ten times as long.
 
     .venv/bin/python bench/backtest_bench.py [--reps 3] [--peer-reps 3] [--synthetic-reps 1]
@@ -104,7 +104,15 @@ PEER_COPY = Path(tempfile.gettempdir()) / "peer"
 PEER_DATA_ROOT = REPO / "data"
 """The data the peer replays (``--peer-data-root``): our bundled data, the files our backtests read."""
 PEER_VENVS = (".venv-nt2", ".venv-nt1")
-MODES = ("pure_lending_usdt", "btc_basis", "eth_basis")
+MODES = (
+    "pure_lending_usdt",
+    "btc_basis",
+    "eth_basis",
+    "eth_staking_only",
+    "eth_leveraged",
+    "usdt_eth_staking_hedged_simple",
+    "usdt_eth_staking_hedged_leveraged",
+)
 PEER_OVERRIDES: dict[str, Any] = {"hedge_venues": ["binance"], "hedge_allocation": {"binance": 1.0}}
 PEER_SUBJECTS = ("md.bar.binance.BTCUSDT", "md.bar.binance.BTCUSDT-PERP", "md.funding.binance.BTCUSDT")
 """The peer's events on the bus: Binance BTCUSDT spot bars, perp bars and funding rates."""
@@ -514,7 +522,9 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3, help="fresh-process runs per job (medians)")
     parser.add_argument("--peer-reps", type=int, default=3, help="fresh-process runs of each peer variant")
     parser.add_argument("--synthetic-reps", type=int, default=1)
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (default: all three)")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated modes (default: every mode)"
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip the NautilusTrader peer")
     parser.add_argument(
         "--no-peer-job", action="store_true", help="skip our side of the peer's job (and the peer)"
