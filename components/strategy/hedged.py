@@ -271,6 +271,13 @@ class HedgedStakingStrategy(BasisStrategy):
             )
         return proposal
 
+    CHAIN_GAS: ClassVar[int] = 120_000
+    """Gas units of putting the wallet's ETH to work (a stake)."""
+
+    def gas_floor_usd(self, price: float) -> float:
+        """The smallest amount worth putting to work on chain at the current gas price (USD)."""
+        return self.CHAIN_GAS * self.carry.gas_gwei * 1e-9 * price / self.params.max_gas_share
+
     def carry_apr(self) -> float:
         """What the book earns per year per ETH of net long (:class:`.redeploy.CarryBook`)."""
         return self.carry.carry(self.params.allocation, self.leverage(), self.params.token, "WETH")
@@ -402,10 +409,10 @@ class HedgedPlanner(BasisPlanner):
         return min(current, long)
 
     def stake(self) -> list[AnyAction]:
-        """Stake the wallet's ETH beyond what it should hold."""
+        """Stake the wallet's ETH beyond what it should hold, once that is worth its gas."""
         p = self.p
         free = self.held(p.wallet, p.asset) - self.wanted(p.wallet, p.asset)
-        if free * self.price < p.min_order_usd:
+        if free * self.price < max(p.min_order_usd, self.s.gas_floor_usd(self.price)):
             return []
         return [Stake(token=p.token, amount=free)]
 

@@ -81,6 +81,9 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
     def planner(self, view: View, target: Target, *, reduce_only: bool) -> HedgedPlanner:
         return LeveredPlanner(self, view, target, reduce_only=reduce_only)
 
+    CHAIN_GAS: ClassVar[int] = 900_000
+    """A lever-up bundle: stake, supply, borrow, the flash loan and the bundle itself."""
+
     def leverage(self) -> float:
         return self.params.leverage
 
@@ -214,4 +217,6 @@ class LeveredPlanner(HedgedPlanner):
         borrow = min(max(0.0, -excess), max(0.0, room))
         if free < minimum and borrow < worth:
             return []
+        if (free + borrow) * self.price < s.gas_floor_usd(self.price):
+            return []  # not worth a bundle's gas yet: the ETH waits in the wallet, hedged
         return [lever_up(p, self.rate, borrow=borrow, free=free, first=collateral <= 0.0)]

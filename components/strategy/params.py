@@ -283,6 +283,9 @@ class HedgedStakingParams(BasisParams):
     max_slippage_bps: float = 20.0
     gas_reserve: float = 0.05
     """ETH the wallet keeps unstaked to pay gas (a decision may send several on-chain instructions)."""
+    max_gas_share: float = 0.02
+    """Idle ETH in the wallet is staked (levered) only once the gas of doing so is at most this fraction of
+    it; until then it waits in the wallet, hedged."""
     transfer_terms: Mapping[str, VenueTerms] = field(default_factory=dict)
     """What moving funds between the venues costs (from their configuration, set by the composition
     root); without them idle collateral is never redeployed."""
