@@ -10,12 +10,15 @@ the Python environment for the same; altair (vega-lite) has no shared-axis panel
 shapes. The cost is size: the full plotly.js bundle is ~4.8 MB (the wheel ships no partial bundle), so
 a report is about 5 MB whatever the run's length.
 
-What the page shows: the headline figures of ``summary.json``; equity with its drawdown (underwater)
-and the strategy's decisions below it on one time axis; cumulative attribution by source; funding by
+What the page shows: for a stress run, its scenario and plainly whether it was survived; the headline
+figures of ``summary.json``; equity with its drawdown (underwater) and below them, on one time axis, the
+timeline: the strategy's decisions, its emergency actions, the optimizer's verdicts, every transfer and
+on-chain move (:mod:`.report_timeline`); cumulative attribution by source; funding by
 venue with each venue's realised funding APR beside its average rate; the rolling 30-day APY; the
 monthly returns; the risk figures over time with their thresholds; every decision, expandable to the
-instructions it sent and what became of each; the data's holes and proxies, also shaded on every time
-chart. Series and their definitions: :mod:`.report_figures` and :mod:`.report_log`.
+instructions it sent and what became of each, and to the emergencies and verdicts it acted on; the
+data's holes and proxies, also shaded on every time chart. Series and their definitions:
+:mod:`.report_figures`, :mod:`.report_timeline` and :mod:`.report_log`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from .report_figures import (
     rolling_apy_figure,
 )
 from .report_log import Decision, ReportLog, Step, read_report_log
+from .report_timeline import event_lines
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PERCENT = frozenset({"apy", "max_drawdown", "volatility", "time_in_market", "cost_to_yield"})
@@ -101,6 +105,26 @@ def headline(summary: dict[str, Any]) -> str:
         for k in HEADLINE
     )
     return f'<div class="kpis">{cards}</div>'
+
+
+def stress_banner(summary: dict[str, Any]) -> str:
+    """For a run under ``--stress``: the scenario, and whether it was survived (a liquidation anywhere
+    means it was not; its loss is what the attribution puts on ``liquidation``). Empty otherwise."""
+    stress = summary.get("stress")
+    if not stress:
+        return ""
+    scenario = (
+        f"Stress scenario <b>{_e(stress.get('scenario'))}</b> from {_e(stress.get('start'))}: "
+        f"{_e(stress.get('description'))}."
+    )
+    if stress.get("liquidated"):
+        loss = abs(float(stress.get("liquidation_loss") or 0.0))
+        verdict = (
+            f"<b>Not survived: liquidated, loss {loss:,.2f} {_e(summary.get('share_class'))} attributed to "
+            "liquidation.</b>"
+        )
+        return f'<div class="stress not-survived">{scenario} {verdict}</div>'
+    return f'<div class="stress survived">{scenario} <b>Survived</b>: nothing was liquidated.</div>'
 
 
 def attribution_table(summary: dict[str, Any]) -> str:
@@ -172,6 +196,11 @@ def _step(step: Step) -> str:
 def _decision(d: Decision) -> str:
     steps = "".join(_step(s) for s in d.steps)
     body = f'<ol class="steps">{steps}</ol>' if steps else '<p class="note">No instructions (a hold).</p>'
+    if d.acted_on:
+        found = "".join(
+            f'<li class="flagged">{"<br>".join(_e(line) for line in event_lines(e))}</li>' for e in d.acted_on
+        )
+        body = f'<ul class="acted-on">{found}</ul>{body}'
     return (
         f'<details class="decision {_e(d.action)}" id="{_e(d.id)}"><summary><span class="ts">{_iso(d.ts)}</span> '
         f'<span class="action">{_e(d.action.replace("_", " "))}</span> <span class="reason">{_e(d.reason)}</span> '
@@ -216,7 +245,7 @@ def data_notes(summary: dict[str, Any]) -> str:
 def render(summary: dict[str, Any], samples: Sequence[DailySample], log: ReportLog) -> str:
     """The page as a string."""
     figures: list[tuple[str, dict[str, Any] | None]] = [
-        ("equity", equity_figure(summary, samples, log.decisions)),
+        ("equity", equity_figure(summary, samples, log)),
         ("attribution", attribution_figure(summary, samples)),
         *funding_figures(summary, log),
         ("rolling-apy", rolling_apy_figure(summary, samples)),
@@ -239,6 +268,7 @@ def render(summary: dict[str, Any], samples: Sequence[DailySample], log: ReportL
 <style>{_STYLE}</style></head>
 <body>
 <header><h1>basis backtest: {mode}</h1>
+{stress_banner(summary)}
 <p class="sub">{_e(summary.get("start"))} → {_e(summary.get("end"))} · share class {_e(summary.get("share_class"))} ·
 initial {_shown("", summary.get("initial_equity"))} · net flows {_shown("", summary.get("net_flows"))} ·
 run {_e(summary.get("run_id"))} · log digest {_e(summary.get("log_digest"))} · {_shown("", summary.get("events"))} events</p>
@@ -250,8 +280,9 @@ run {_e(summary.get("run_id"))} · log digest {_e(summary.get("log_digest"))} ·
 <section><h2>Monthly returns</h2>{monthly_table(summary)}</section>
 <section><h2>Risk over time</h2>{chart("risk", "No risk figures in this run.")}</section>
 <section id="decisions"><h2>Decisions ({len(log.decisions):,})</h2>
-<p class="note">Each month, then each decision, opens to the instructions it sent (a routed instruction lists the
-instructions the router sent for it) and every outcome the venues answered.</p>
+<p class="note">Each month, then each decision, opens to the emergencies and optimizer verdicts it acted on, the
+instructions it sent (a routed instruction lists the instructions the router sent for it) and every outcome
+the venues answered.</p>
 {decisions_html(log.decisions)}</section>
 <section><h2>Data</h2>{data_notes(summary)}</section>
 <script>{plotly_js()}</script>
@@ -316,4 +347,8 @@ details.decision.picked > summary { background: #fff3c4; }
 .status { color: #666; font-size: 12px; } .step.rejected > .status, .step.failed > .status { color: #d62728; font-weight: 600; }
 ol.steps, ol.children { margin: 4px 0; } ul.outcomes { margin: 2px 0; color: #444; font-size: 12px; }
 code { font-size: 12px; }
+ul.acted-on { margin: 4px 0; font-size: 12px; color: #444; } li.flagged { margin: 2px 0; }
+.stress { border-radius: 6px; padding: 8px 12px; margin: 6px 0 10px; font-size: 14px; }
+.stress.survived { background: #e8f5e9; border: 1px solid #2ca02c; }
+.stress.not-survived { background: #fdecea; border: 2px solid #d62728; color: #8b1a1a; font-size: 15px; }
 """

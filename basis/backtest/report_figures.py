@@ -12,26 +12,19 @@ Series come from the run's daily samples (the starting point and the last valuat
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from .metrics import DAYS_PER_YEAR, DailySample
-from .report_log import Decision, ReportLog
+from .report_log import ReportLog
+from .report_timeline import timeline
 
 Figure = dict[str, Any]
 ROLLING_DAYS = 30
 WARNING, CRITICAL = "#f0a020", "#d62728"
 GAP_COLOURS = ("#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")
-ACTIONS = ("entry_full", "entry_partial", "exit_partial", "exit_full", "sell_dust", "hold")
-ACTION_COLOURS = {
-    "entry_full": "#2ca02c",
-    "entry_partial": "#98df8a",
-    "exit_partial": "#ff9896",
-    "exit_full": "#d62728",
-    "sell_dust": "#bcbd22",
-    "hold": "#c7c7c7",
-}
 
 
 def _ms(ts_ns: int) -> int:
@@ -59,14 +52,17 @@ def _layout(title: str, height: int, **extra: Any) -> dict[str, Any]:
 
 
 def shading(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Shapes for every hole of the data (one legend entry per rule) and every proxy."""
+    """Shapes for every hole of the data (one legend entry per rule), cut to the run's window, and every
+    proxy."""
     shapes: list[dict[str, Any]] = []
     colours: dict[str, str] = {}
     seen: set[tuple[str, str, str]] = set()
+    lo, hi = _iso_ms(summary["start"]), _iso_ms(summary["end"])
     for gap in summary.get("gap_rules", []):
         rule = str(gap["rule"])
         key = (rule, gap["start"], gap["end"])
-        if key in seen:
+        x0, x1 = max(lo, _iso_ms(gap["start"])), min(hi, _iso_ms(gap["end"]))
+        if key in seen or x0 >= x1:
             continue
         seen.add(key)
         first = rule not in colours
@@ -76,8 +72,8 @@ def shading(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "type": "rect",
                 "xref": "x",
                 "yref": "paper",
-                "x0": _iso_ms(gap["start"]),
-                "x1": _iso_ms(gap["end"]),
+                "x0": x0,
+                "x1": x1,
                 "y0": 0,
                 "y1": 1,
                 "fillcolor": colour,
@@ -121,11 +117,14 @@ def daily_returns(samples: Sequence[DailySample]) -> list[tuple[int, float]]:
     return out
 
 
-def equity_figure(
-    summary: dict[str, Any], samples: Sequence[DailySample], decisions: Sequence[Decision]
-) -> Figure:
-    """Equity, the drawdown below it (underwater, from the time-weighted growth) and the strategy's
-    decisions on the same time axis."""
+EQUITY_PX, DRAWDOWN_PX, ROW_PX, GROUP_TITLE_PX, PANEL_GAP_PX = 300, 130, 20, 22, 30
+LEGEND_ENTRY_PX = 200
+"""About the width of one legend entry, to leave room for a legend of many entries."""
+
+
+def equity_figure(summary: dict[str, Any], samples: Sequence[DailySample], log: ReportLog) -> Figure:
+    """Equity, the drawdown below it (underwater, from the time-weighted growth), and below those the
+    timeline's row groups (:mod:`.report_timeline`) on the same time axis."""
     share = summary.get("share_class", "")
     t = [_ms(s.ts) for s in samples]
     growth, peak, underwater = 1.0, 1.0, [0.0]
@@ -153,47 +152,60 @@ def equity_figure(
             "hovertemplate": "%{y:.3~p}",
         },
     ]
-    taken = {d.action for d in decisions}
-    for action in ACTIONS:
-        chosen = [(i, d) for i, d in enumerate(decisions) if d.action == action]
-        if not chosen:
-            continue
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": action.replace("_", " "),
-                "x": [_ms(d.ts) for _, d in chosen],
-                "y": [action.replace("_", " ")] * len(chosen),
-                "yaxis": "y3",
-                "marker": {
-                    "color": ACTION_COLOURS[action],
-                    "size": 7,
-                    "symbol": "line-ns-open",
-                    "line": {"width": 2},
-                },
-                "customdata": [d.id for _, d in chosen],
-                "text": [f"{d.reason} [{d.status}]" for _, d in chosen],
-                "hovertemplate": "%{text}<extra>%{y}</extra>",
-            }
-        )
-    layout = _layout(
-        "Equity, drawdown and the strategy's decisions (click a decision to open it below)",
-        660,
-        yaxis={"domain": [0.5, 1], "title": {"text": share}, "tickformat": ",.6~g"},
-        yaxis2={"domain": [0.24, 0.46], "title": {"text": "drawdown"}, "tickformat": ".2~p"},
-        yaxis3={
-            "domain": [0, 0.2],
+    groups = timeline(log)
+    panels = [EQUITY_PX, DRAWDOWN_PX] + [GROUP_TITLE_PX + ROW_PX * max(2, len(g.rows)) for g in groups]
+    plot_px = sum(panels) + PANEL_GAP_PX * (len(panels) - 1)
+    entries = len(data) + sum(1 for g in groups for tr in g.traces if tr.get("showlegend", True))
+    entries += len({sh["name"] for sh in shading(summary)})
+    legend_px = 26 * (1 + entries * LEGEND_ENTRY_PX // 1240)
+    domains, top = [], plot_px
+    for px in panels:
+        domains.append([max(0.0, (top - px) / plot_px), top / plot_px])
+        top -= px + PANEL_GAP_PX
+    axes: dict[str, Any] = {
+        "yaxis": {"domain": domains[0], "title": {"text": share}, "tickformat": ",.6~g"},
+        "yaxis2": {"domain": domains[1], "title": {"text": "drawdown"}, "tickformat": ".2~p"},
+    }
+    annotations = []
+    for n, group in enumerate(groups, start=3):
+        low, high = domains[n - 1]
+        title_share = GROUP_TITLE_PX / plot_px
+        axes[f"yaxis{n}"] = {
+            "domain": [low, high - title_share],
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": [a.replace("_", " ") for a in reversed(ACTIONS) if a in taken],
+            "categoryarray": list(reversed(group.rows)),
+            "range": [-0.6, max(1, len(group.rows)) - 0.4],
+            "fixedrange": True,
             "dtick": 1,
             "tickfont": {"size": 10},
-        },
+            "showgrid": True,
+            "gridcolor": "#eeeeee",
+        }
+        annotations.append(
+            {
+                "text": f"<b>{group.title}</b>",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": high,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 12, "color": "#444444"},
+            }
+        )
+        data.extend(trace | {"yaxis": f"y{n}"} for trace in group.traces)
+    layout = _layout(
+        "Equity, drawdown and the timeline (hover an event for what it was; click it to open its decision below)",
+        40 + plot_px + 40 + legend_px,
         shapes=shading(summary),
+        annotations=annotations,
         hovermode="closest",
+        **axes,
     )
-    layout["xaxis"]["anchor"] = "y3"
+    layout["xaxis"]["anchor"] = f"y{len(panels)}"
+    layout["legend"] = {"orientation": "h", "y": -40 / plot_px, "yanchor": "top", "x": 0}
     return {"data": data, "layout": layout}
 
 
@@ -320,7 +332,9 @@ RISK_ROWS = (
 
 def risk_figure(summary: dict[str, Any], samples: Sequence[DailySample], log: ReportLog) -> Figure | None:
     """One panel per risk figure the run has (margin ratio per venue, health factor, LTV, net delta),
-    each with its warning and critical thresholds (for LTV: the target and the maximum)."""
+    each with its warning and critical thresholds (for LTV: the target and the maximum). A panel spans its
+    series and its thresholds with a margin above and below, where the upper threshold's label sits above
+    its line and the lower one's below, so that neither leaves the panel nor hides the other."""
     t = [_ms(s.ts) for s in samples]
     keys = list(dict.fromkeys(k for s in samples for k in s.risk))
     rows = [
@@ -341,11 +355,18 @@ def risk_figure(summary: dict[str, Any], samples: Sequence[DailySample], log: Re
     for n, ((title, _, warning, critical, fmt), found) in enumerate(rows):
         axis = "y" if n == 0 else f"y{n + 1}"
         top = 1.0 - n * (height + gap)
+        limits = {k: log.limits[k] for k in (warning, critical) if k in log.limits}
+        values = [v for s in samples for k in found if (v := s.risk.get(k)) is not None and math.isfinite(v)]
+        values += limits.values()
+        lo, hi = min(values, default=0.0), max(values, default=1.0)
+        pad = 0.12 * (hi - lo) or 0.05 * abs(hi) or 0.01
         layout["yaxis" if n == 0 else f"yaxis{n + 1}"] = {
             "domain": [top - height, top],
             "title": {"text": title, "font": {"size": 11}},
             "tickformat": fmt,
+            "range": [lo - pad, hi + pad],
         }
+        upper = max(limits.values(), default=0.0)
         for key in found:
             data.append(
                 {
@@ -361,7 +382,7 @@ def risk_figure(summary: dict[str, Any], samples: Sequence[DailySample], log: Re
                 }
             )
         for limit, colour, label in ((warning, WARNING, "warning"), (critical, CRITICAL, "critical")):
-            value = log.limits.get(limit)
+            value = limits.get(limit)
             if value is None:
                 continue
             name = f"{label} threshold" if not limit.endswith("ltv") else limit.replace("_", " ")
@@ -382,6 +403,7 @@ def risk_figure(summary: dict[str, Any], samples: Sequence[DailySample], log: Re
                         "text": f"{limit} {value:g}",
                         "font": {"size": 10, "color": colour},
                         "textposition": "end",
+                        "yanchor": "bottom" if value == upper else "top",
                     },
                 }
             )
