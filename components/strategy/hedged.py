@@ -95,6 +95,7 @@ class HedgedStakingStrategy(BasisStrategy):
             fields["token"] = mode.lst_type
             fields["dust_tokens"] = REWARD_TOKENS.get(str(mode.lst_type), ())
             fields["dust_into"] = mode.asset  # the reward tokens' pools are against WETH
+        fields["unwind_via"] = mode.unwind_via
         fields["max_slippage_bps"] = max(mode.slippage_bps * 4.0, 10.0)
         fields["unwind_cost"] = 0.001 + 2.0 * mode.slippage_bps / 10_000.0
         return fields

@@ -114,6 +114,9 @@ class ModeConfig(StrictModel):
     """Share of equity staked on-chain when the rest is kept as CEX margin for the hedge."""
     target_ltv: OpenFraction | None = None
     max_ltv: OpenFraction | None = None
+    unwind_via: Literal["dex", "queue"] = "dex"
+    """How a hedged staking mode turns its staking token back into ETH: sold on the DEX at once (pool fee
+    and slippage), or redeemed through the protocol's withdrawal queue (no fee; days in transit, hedged)."""
 
     position_deviation_threshold: PositiveFraction = 0.02
     """Relative deviation from the target position that triggers a rebalance."""

@@ -167,3 +167,38 @@ def test_hedged_staking_scales_both_legs_with_flows(tmp_path: Path) -> None:
     assert sum(d for _, d in bought_back) > 0.9 * 15_000.0 / price, bought_back
     settled = {m.ts: m.delta_drift for _, _, m in read_log(store, run_id, "evt.risk.assessment")}
     assert max(settled.values()) < 0.03
+
+
+def test_hedged_staking_can_unwind_through_the_withdrawal_queue(tmp_path: Path) -> None:
+    """usdt_eth_staking_hedged_simple with ``unwind_via: queue``: a withdrawal redeems weETH through
+    ether.fi's queue (7 days, no pool fee) instead of selling it; the ETH in the queue stays on the books
+    and hedged, and the investor is paid once it arrived and was sold."""
+    flows = tmp_path / "flows.csv"
+    flows.write_text("timestamp,amount\n2024-08-14T12:00:00Z,-30000\n", encoding="utf-8")
+    args = ["backtest", "--mode", "usdt_eth_staking_hedged_simple", "--start", "2024-08-02", "--end"]
+    args += [
+        "2024-08-30",
+        "--flows",
+        str(flows),
+        "--set",
+        "unwind_via=queue",
+        "--out",
+        "out",
+        "-q",
+        "--no-report",
+    ]
+    result = run_cli(args, tmp_path)
+    assert result.returncode == 0, result.explain()
+    summary = load_summary(tmp_path / "out")
+    store = sqlite_url(tmp_path / "out" / "events.sqlite")
+    run_id = summary["run_id"]
+    assert summary["instructions"]["rejected"] == 0
+    requested = utc_ns("2024-08-14T12:00:00Z")
+    unstakes = [m for _, _, m in read_log(store, run_id, "cmd.router.unstake")]
+    assert unstakes and all(m.ts >= requested for m in unstakes)
+    assert not [m for _, _, m in read_log(store, run_id, "cmd.router.swap") if m.ts >= requested]
+    (paid,) = [m for _, _, m in read_log(store, run_id, "evt.fund.withdrawal") if isinstance(m, FlowBooked)]
+    assert paid.amount == pytest.approx(30_000.0, rel=1e-3)
+    assert paid.ts >= unstakes[0].ts + 7 * 86_400 * 10**9  # the queue's delay (configs/venues/etherfi.yaml)
+    settled = {m.ts: m.delta_drift for _, _, m in read_log(store, run_id, "evt.risk.assessment")}
+    assert max(settled.values()) < 0.03
