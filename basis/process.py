@@ -12,7 +12,9 @@ that hosts every on-chain venue of the mode: :mod:`basis.venues.simulated.chain`
 environment (``--mode M --env E``, :func:`load_mode_setup`): the share class, the price references and
 perp marks (``price_sources``), the mode's risk limits, its strategy parameters and action map, and
 each venue's configuration. A gateway keeps its execution journal in the JetStream key-value bucket
-``basis_executed``, so a restarted gateway never executes an instruction twice.
+``basis_executed``, so a restarted gateway never executes an instruction twice. A component that names a
+history (the monitors, the strategy, the router) is rebuilt from the messages of its run in the streams
+before it handles anything new (:mod:`basis.bus.rebuild`), so a restarted one goes on where it stopped.
 :func:`describe_components` says what each needs (``basis component list``).
 """
 
@@ -38,6 +40,7 @@ from basis.bus.embedded import EmbeddedNats
 from basis.bus.errors import BusError
 from basis.bus.ids import IdFactory, RandomIds
 from basis.bus.logs import LEVELS, log_to_stderr
+from basis.bus.rebuild import RebuildClock, resume
 from basis.bus.transport.jetstream_journal import JetStreamJournal
 from basis.bus.transport.nats import NatsTransport
 from basis.components.clock import ClockTicker
@@ -361,13 +364,14 @@ async def run_component(
         transport = await NatsTransport.connect(nats_url, name=f"basis-{name}")
         await transport.ensure_streams()
         bus = Bus(transport, component=name, run_id=run_id)
-        component = factory(bus, LiveClock(), RandomIds())
+        clock = RebuildClock(LiveClock())
+        component = factory(bus, clock, RandomIds())
         gateways = gateways_of(component)
         if gateways:
             journal = await JetStreamJournal.open(transport.js)
             for gateway in gateways:
                 gateway.journal = journal
-        await component.start()
+        await resume(component, transport, clock)
         log.info("%s running on %s (run %s)", name, nats_url, run_id)
 
         stopped = asyncio.ensure_future(component.stopped.wait())

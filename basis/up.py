@@ -3,7 +3,8 @@
 The supervisor starts the components in the order they depend on each other (the clock, the venue
 gateways, the monitors, the router, the strategy), waits until each answers a ping, then starts the
 feed. A process that exits is started again after a back-off (1 s, doubled per restart in a row, at
-most 30 s; reset once it has run for a minute). On SIGINT or SIGTERM it stops them in the reverse order
+most 30 s; reset once it has run for a minute); a monitor, the strategy or the router started again is
+rebuilt from the history of its run first (:mod:`basis.bus.rebuild`). On SIGINT or SIGTERM it stops them in the reverse order
 (SIGTERM, then SIGKILL after 10 s) and stops the nats-server it started. Without ``--nats`` it starts
 the embedded nats-server (JetStream on) in ``run_dir``.
 

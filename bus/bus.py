@@ -4,19 +4,25 @@ Publishing encodes once and sends on the message's own subject (``subjects.subje
 decodes once at the edge; a payload that does not decode, or a handler that raises, never stops the
 consumer: the raw payload is republished on ``dlq.<subject>`` with the error in the ``Basis-Error``
 header and counted.
+
+A bus with a run id stamps what it publishes with the run (``Basis-Run``) and its component
+(``Basis-Component``). A process restarted in paper or live mode rebuilds its component from the history
+of its run through its bus (:mod:`basis.bus.rebuild`): it holds the deliveries that arrive meanwhile
+(:meth:`Bus.hold`, :meth:`Bus.release`), hands each message of the history to the subscriptions it
+matches (:meth:`Bus.redeliver`) and publishes nothing while rebuilding (:meth:`Bus.muted`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Container, Mapping
 from typing import Any
 
 from . import subjects
 from .codec import decode, encode
-from .errors import DecodeError
+from .errors import DecodeError, TransportError
 from .messages import Message
-from .transport.base import ERROR_HEADER, Envelope, Subscription, Transport
+from .transport.base import ERROR_HEADER, MSG_ID_HEADER, Envelope, Handler, Subscription, Transport
 
 log = logging.getLogger("basis.bus")
 
@@ -26,6 +32,8 @@ those are called without the cost of a coroutine. Whatever the handler returns t
 awaited, so a plain function may also return a coroutine only for the messages it acts on."""
 ORIGINAL_SUBJECT_HEADER = "Basis-Original-Subject"
 RUN_HEADER = "Basis-Run"
+COMPONENT_HEADER = "Basis-Component"
+"""The component that published a durable message (with its run's ``Basis-Run``)."""
 _PLAIN = subjects.SYS + "."
 _Post = Callable[[str, bytes, Mapping[str, str] | None, Message], Awaitable[None] | None]
 """``InProcessTransport.post``: publish without a coroutine of its own."""
@@ -38,11 +46,15 @@ class Bus:
         self.transport = transport
         self.component = component
         self.run_id = run_id
-        self._headers = {RUN_HEADER: run_id} if run_id else None
+        self._headers = {RUN_HEADER: run_id, COMPONENT_HEADER: component} if run_id else None
         self._post: _Post | None = getattr(transport, "post", None)
         """The in-process transport's way to publish without a coroutine of its own (see :meth:`send`)."""
         self.processed = 0
         self.dead_lettered = 0
+        self.subscriptions: list[tuple[str, Handler]] = []
+        """Each subscription's pattern and what a delivery to it runs (decode, filter, handle)."""
+        self._held: list[tuple[Handler, Envelope]] | None = None
+        """Deliveries kept back by :meth:`hold` (None: delivered as they arrive)."""
 
     def send(self, message: Message) -> Awaitable[None] | None:
         """Hand ``message`` to the transport; returns what must be awaited to finish the publish, or None
@@ -82,7 +94,7 @@ class Bus:
         subjects.validate_pattern(pattern)
         accept = types or (Message,)
 
-        async def on_envelope(envelope: Envelope) -> None:
+        async def deliver(envelope: Envelope) -> None:
             message = envelope.message
             if message is None:
                 try:
@@ -101,10 +113,50 @@ class Bus:
                 return
             self.processed += 1
 
+        async def on_envelope(envelope: Envelope) -> None:
+            held = self._held
+            if held is not None:
+                held.append((deliver, envelope))
+                return
+            await deliver(envelope)
+
         # the shortcut an in-process transport may take for message objects (transport.base.Handler)
         on_envelope.accepts = accept  # type: ignore[attr-defined]
         on_envelope.direct = (handler, self)  # type: ignore[attr-defined]
+        self.subscriptions.append((pattern, deliver))
         return await self.transport.subscribe(pattern, on_envelope, queue=queue)
+
+    async def redeliver(self, envelope: Envelope) -> None:
+        """Hand ``envelope`` to every subscription of this bus whose pattern it matches, in subscription
+        order, as a delivery from the transport (a message of a restarted process's history)."""
+        for pattern, deliver in self.subscriptions:
+            if subjects.matches(pattern, envelope.subject):
+                await deliver(envelope)
+
+    def hold(self) -> None:
+        """Keep back every delivery from now on, in arrival order, until :meth:`release` (a delivery the
+        in-process transport makes directly to a handler is not kept back)."""
+        if self._held is None:
+            self._held = []
+
+    async def release(self, skip: Container[str] = ()) -> int:
+        """Deliver what :meth:`hold` kept back, in arrival order, but the durable messages whose id
+        (``Nats-Msg-Id``) is in ``skip``; then deliver as messages arrive. Returns how many were delivered."""
+        held = self._held
+        delivered = 0
+        while held:  # what arrives meanwhile is kept back too, behind them
+            deliver, envelope = held.pop(0)
+            if envelope.headers.get(MSG_ID_HEADER, "") in skip:
+                continue
+            await deliver(envelope)
+            delivered += 1
+        self._held = None
+        return delivered
+
+    def muted(self) -> Muted:
+        """``with bus.muted():`` the bus publishes nothing (nor dead-letters): handlers run for their effect
+        on state only."""
+        return Muted(self)
 
     async def handler_failed(self, envelope: Envelope, exc: Exception) -> None:
         """A handler raised on ``envelope``: log it and dead-letter the payload (the consumer goes on)."""
@@ -130,3 +182,56 @@ class Bus:
             **(self._headers or {}),
         }
         await self.transport.publish(subjects.dlq(envelope.subject), envelope.data, headers=headers)
+
+
+class Muted:
+    """What :meth:`Bus.muted` returns: the bus publishes through a transport that sends nothing inside."""
+
+    __slots__ = ("_bus", "_saved")
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._saved: tuple[Transport, _Post | None] | None = None
+
+    def __enter__(self) -> None:
+        bus = self._bus
+        self._saved = (bus.transport, bus._post)
+        bus.transport, bus._post = _MUTED, None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            self._bus.transport, self._bus._post = self._saved
+            self._saved = None
+
+
+class _Muted:
+    """A transport that sends nothing."""
+
+    async def publish(
+        self,
+        subject: str,
+        data: bytes,
+        *,
+        headers: Mapping[str, str] | None = None,
+        msg_id: str | None = None,
+        message: object | None = None,
+    ) -> None:
+        return None
+
+    async def subscribe(self, pattern: str, handler: Handler, *, queue: str = "") -> Subscription:
+        raise TransportError("a muted bus cannot subscribe")
+
+    async def request(self, subject: str, data: bytes, *, timeout: float = 2.0) -> Envelope:
+        raise TransportError("a muted bus cannot make a request")
+
+    async def reply(self, envelope: Envelope, data: bytes) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+_MUTED: Transport = _Muted()

@@ -9,12 +9,20 @@ from typing import Protocol
 class IdFactory(Protocol):
     def next_id(self) -> str: ...
 
+    def skip_past(self, published: str) -> None:
+        """``published`` is an id this factory's component published before its process restarted: never
+        give it (nor, for sequential ids, an earlier one) again."""
+        ...
+
 
 class RandomIds:
-    """128-bit random ids (hex)."""
+    """128-bit random ids (hex): a restarted process draws new ones, never one it published."""
 
     def next_id(self) -> str:
         return os.urandom(16).hex()
+
+    def skip_past(self, published: str) -> None:
+        return None
 
 
 class SequentialIds:
@@ -31,3 +39,11 @@ class SequentialIds:
     def next_id(self) -> str:
         self._n += 1
         return f"{self._prefix}{self._n}"
+
+    def skip_past(self, published: str) -> None:
+        """Continue after ``published`` when it is one of these ids."""
+        prefix = self._prefix
+        if published.startswith(prefix):
+            n = published[len(prefix) :]
+            if n.isdigit() and int(n) > self._n:
+                self._n = int(n)

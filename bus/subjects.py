@@ -345,3 +345,28 @@ def tokens_match(pattern: list[str], subject: list[str]) -> bool:
         if tok != "*" and tok != subject[i]:
             return False
     return n == len(subject)
+
+
+def covers(pattern: str, other: str) -> bool:
+    """True when every subject ``other`` matches is matched by ``pattern`` too (both NATS patterns)."""
+    a, b = pattern.split("."), other.split(".")
+    for i, tok in enumerate(a):
+        if tok == ">":
+            return len(b) > i
+        if i >= len(b) or b[i] == ">" or (tok != "*" and tok != b[i]):
+            return False
+    return len(a) == len(b)
+
+
+def overlaps(pattern: str, other: str) -> bool:
+    """True when some subject is matched by both NATS patterns."""
+    a, b = pattern.split("."), other.split(".")
+    for i in range(max(len(a), len(b))):
+        if i >= len(a) or i >= len(b):
+            return False
+        x, y = a[i], b[i]
+        if x == ">" or y == ">":
+            return True
+        if x != "*" and y != "*" and x != y:
+            return False
+    return True

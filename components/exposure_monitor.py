@@ -237,6 +237,14 @@ class ExposureMonitor(Component):
             subjects.evt("positions", "snapshot"), self.on_positions, types=(PositionSnapshot,)
         )
 
+    def history(self) -> tuple[str, ...]:
+        """The market data (its prices), the position snapshots and its own exposure snapshots."""
+        return (
+            subjects.pattern(subjects.MD, ">"),
+            subjects.evt("positions", "snapshot"),
+            subjects.evt("exposure", "snapshot"),
+        )
+
     async def on_positions(self, message: PositionSnapshot) -> None:
         valuation = self.exposures.on_positions(message.positions)
         await self.emit(self._snapshot(valuation, message, message.through))

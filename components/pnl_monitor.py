@@ -358,6 +358,11 @@ class PnlMonitor(Component):
         )
         await self.bus.subscribe(subjects.evt("risk", "assessment"), self.on_risk, types=(RiskAssessment,))
 
+    def history(self) -> tuple[str, ...]:
+        """The market data, every balance event, exposure snapshot and risk assessment, and its own PnL
+        snapshots: the ledger is valued again at every assessment, with the prices of its time."""
+        return (subjects.pattern(subjects.MD, ">"), subjects.pattern(subjects.EVT, "*", "*"))
+
     def on_clock(self, message: ClockTicked) -> None:
         self.prices.advance(message.ts)
 

@@ -29,6 +29,10 @@ class PositionMonitor(Component):
     async def on_start(self) -> None:
         await self.bus.subscribe("evt.*.*", self.on_event, types=BALANCE_EVENTS)
 
+    def history(self) -> tuple[str, ...]:
+        """Every balance event of the run, and its own snapshots (which say what it had answered)."""
+        return ("evt.*.*",)
+
     async def on_event(
         self, message: InstructionFilled | Settled | Liquidated | TransferCompleted | FlowBooked
     ) -> None:

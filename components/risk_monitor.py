@@ -260,6 +260,14 @@ class RiskMonitor(Component):
             subjects.evt("exposure", "snapshot"), self.on_exposure, types=(ExposureSnapshot,)
         )
 
+    def history(self) -> tuple[str, ...]:
+        """The market data (its prices), the exposure snapshots and its own assessments."""
+        return (
+            subjects.pattern(subjects.MD, ">"),
+            subjects.evt("exposure", "snapshot"),
+            subjects.evt("risk", "assessment"),
+        )
+
     def on_clock(self, message: ClockTicked) -> None:
         self.risk.prices.advance(message.ts)
 

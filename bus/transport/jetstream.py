@@ -1,4 +1,5 @@
-"""Durable, at-least-once reading of a JetStream stream (the recorder's input).
+"""Durable, at-least-once reading of a JetStream stream (the recorder's input), and a one-off read of what
+a stream holds (the history a restarted process rebuilds from: :func:`read_stream`).
 
 ::
 
@@ -15,7 +16,7 @@ sequence) lets the caller skip what it already committed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -27,6 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ..errors import TransportError
+from ..subjects import covers, overlaps
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -159,3 +161,76 @@ async def open_durable_consumer(
     except nats.errors.Error as exc:
         raise TransportError(f"cannot open consumer {durable} on {stream}: {exc!r}") from exc
     return DurableConsumer(client, sub, stream, durable)
+
+
+def stream_filters(patterns: Iterable[str]) -> list[str]:
+    """``patterns`` as the subject filters of one consumer: without those another covers, and a single
+    ``>`` filter of the whole stream (its family, ``evt.>``) when two still overlap (JetStream refuses
+    overlapping filters)."""
+    kept: list[str] = []
+    for pattern in dict.fromkeys(patterns):
+        if any(covers(other, pattern) for other in kept):
+            continue
+        kept = [other for other in kept if not covers(pattern, other)]
+        kept.append(pattern)
+    if any(overlaps(a, b) for i, a in enumerate(kept) for b in kept[i + 1 :]):
+        return [kept[0].split(".", 1)[0] + ".>"]
+    return kept
+
+
+async def read_stream(
+    js: JetStreamContext,
+    stream: str,
+    patterns: Sequence[str],
+    *,
+    batch: int = 1000,
+    timeout: float = 5.0,
+) -> list[StoredMessage]:
+    """Every message ``stream`` holds on ``patterns`` when this is called, in stream order: an ephemeral
+    consumer that acks nothing and is deleted once read. Messages stored meanwhile are not read."""
+    filters = stream_filters(patterns)
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL,
+        filter_subjects=filters if len(filters) > 1 else None,
+        inactive_threshold=60.0,
+        mem_storage=True,
+    )
+    out: list[StoredMessage] = []
+    try:
+        last = (await js.stream_info(stream)).state.last_seq
+        sub = await js.pull_subscribe(filters[0], stream=stream, config=config)
+    except nats.errors.Error as exc:
+        raise TransportError(f"cannot read stream {stream} on {', '.join(filters)}: {exc!r}") from exc
+    try:
+        pending = (await sub.consumer_info()).num_pending or 0
+        while pending:
+            try:
+                msgs = await sub.fetch(batch, timeout=timeout)
+            except (TimeoutError, nats.errors.TimeoutError) as exc:
+                raise TransportError(f"reading {stream}: nothing came within {timeout}s") from exc
+            for msg in msgs:
+                meta = msg.metadata
+                if meta.sequence.stream > last:
+                    return out
+                out.append(
+                    StoredMessage(
+                        stream=meta.stream,
+                        sequence=meta.sequence.stream,
+                        subject=msg.subject,
+                        data=msg.data,
+                        headers=msg.headers or _NO_HEADERS,
+                    )
+                )
+                pending = meta.num_pending
+    except nats.errors.Error as exc:
+        raise TransportError(f"cannot read stream {stream}: {exc!r}") from exc
+    finally:
+        info = None
+        with contextlib.suppress(nats.errors.Error):
+            info = await sub.consumer_info()
+            await sub.unsubscribe()
+        if info is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await js.delete_consumer(stream, info.name)
+    return out

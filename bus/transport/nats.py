@@ -8,7 +8,8 @@ background and :meth:`NatsTransport.flush` waits for every outstanding one (rais
 
 Subscriptions are core subscriptions (wildcards, queue groups); they see durable subjects too, live.
 Consumers that must not miss a message (the recorder) read a stream through
-:meth:`NatsTransport.durable_consumer` instead.
+:meth:`NatsTransport.durable_consumer` instead; a restarted process reads the history of its run once,
+through :meth:`NatsTransport.read_history`.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from nats.js.api import PubAck, StorageType, StreamConfig
 
 from ..credentials import Credentials, login_options
 from ..errors import RequestTimeout, SubjectError, TransportError
-from ..subjects import STREAMS, Stream, is_durable, validate_pattern
+from ..subjects import STREAMS, Stream, is_durable, stream_of, validate_pattern
 from .base import MSG_ID_HEADER, Envelope, Handler
-from .jetstream import DurableConsumer, open_durable_consumer
+from .jetstream import DurableConsumer, StoredMessage, open_durable_consumer, read_stream
 
 log = logging.getLogger("basis.bus.nats")
 
@@ -210,6 +211,23 @@ class NatsTransport:
             start_sequence=start_sequence,
             recreate=recreate,
         )
+
+    async def read_history(
+        self, patterns: Iterable[str], *, header: str, value: str
+    ) -> list[list[StoredMessage]]:
+        """What the streams hold on the durable ``patterns`` now, one list per stream in stream order, only
+        the messages whose ``header`` is ``value`` (a run's: ``Basis-Run``)."""
+        by_stream: dict[str, list[str]] = {}
+        for pattern in patterns:
+            stream = stream_of(pattern)
+            if stream is None:
+                raise SubjectError(f"{pattern!r} is not in a stream: it has no history")
+            by_stream.setdefault(stream.name, []).append(pattern)
+        out: list[list[StoredMessage]] = []
+        for stream_name, wanted in by_stream.items():
+            stored = await read_stream(self.js, stream_name, wanted)
+            out.append([m for m in stored if m.headers.get(header) == value])
+        return out
 
     # --- publish / subscribe ---------------------------------------------------------------------
 

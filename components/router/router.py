@@ -28,6 +28,13 @@ For every instruction on ``cmd.router.<kind>`` the router
    sizes). Legs that filled stay filled: a parent can fail part-way.
 
 Instructions addressed to a concrete venue never reach the router: they go straight to the venue.
+
+A restarted router process is rebuilt from the history of its run (:meth:`ExecutionRouter.history`): the
+parents and the venues' answers go to its handlers, which open and settle routes without sending
+anything; the children, status queries and route outcomes it had published go to
+:meth:`ExecutionRouter.recall`, which puts each child back on its leg with its deadline (a leg it had not
+sent yet when its process stopped is sent then). So it never routes a parent twice and keeps waiting for
+(and asking after) the children still open.
 """
 
 from __future__ import annotations
@@ -171,6 +178,43 @@ class ExecutionRouter(Component):
         )
         await self.bus.subscribe(subjects.clock(), self.on_clock, types=(ClockTicked,))
 
+    def history(self) -> tuple[str, ...]:
+        """Every command (the parents, and the children and status queries it sent) and every event (the
+        venues' answers, the arrivals, its own route outcomes)."""
+        return (subjects.pattern(subjects.CMD, ">"), subjects.pattern(subjects.EVT, "*", "*"))
+
+    def recall(self, message: Message) -> None:
+        """What it had published: a child goes back on its leg (waiting for its answer until its deadline),
+        a status query counts and moves the leg's deadline, a route outcome closes the route."""
+        match message:
+            case Instruction(causation_id=parent_id, venue=venue):
+                route = self.routes.get(parent_id)
+                if route is None:
+                    return
+                for leg in route.legs:
+                    if leg.venue == venue and leg.status in ("sent", "retrying"):
+                        if leg.child_id == message.id:
+                            self._arm_deadline(leg, message.ts)  # sent again to a venue that never got it
+                        else:
+                            self._sent(leg, message, message.ts)
+                        return
+            case QueryStatus(instruction_id=child_id):
+                asked = self._legs.get(child_id)
+                if asked is not None:
+                    asked.queries += 1
+                    self._arm_deadline(asked, message.ts)
+            case RouteCompleted(instruction_id=parent_id):
+                route = self.routes.pop(parent_id, None)
+                for leg in route.legs if route is not None else ():
+                    self._legs.pop(leg.child_id, None)
+
+    async def rebuilt(self) -> None:
+        """Send the legs of a parent it had begun to route and not finished (its process stopped)."""
+        for route in list(self.routes.values()):
+            for leg in route.legs:
+                if leg.status == "sent" and leg.child is None:
+                    await self._send(leg)
+
     # --- parents in ---------------------------------------------------------------------------------
 
     async def on_instruction(self, parent: Instruction) -> None:
@@ -193,6 +237,8 @@ class ExecutionRouter(Component):
             )
             for leg in legs
         ]
+        if self.rebuilding:
+            return  # the children it sent are recalled
         for leg in route.legs:
             await self._send(leg)
 
@@ -212,6 +258,11 @@ class ExecutionRouter(Component):
             action = parent.action
             fields["action"] = msgspec.structs.replace(action, **{SIZE_FIELDS[type(action)]: leg.size})
         child = msgspec.structs.replace(parent, **fields)
+        self._sent(leg, child, now)
+        await self.emit(child)
+
+    def _sent(self, leg: LegState, child: Instruction, now: int) -> None:
+        """``child`` is the leg's new attempt, sent at ``now``: the leg waits for its answer."""
         leg.attempts += 1
         leg.status = "sent"
         leg.child = child
@@ -221,7 +272,6 @@ class ExecutionRouter(Component):
         leg.seen = set()
         self._legs[child.id] = leg
         self._arm_deadline(leg, now)
-        await self.emit(child)
 
     def _arm_deadline(self, leg: LegState, now: int) -> None:
         timeout = self.params.answer_timeout_ns

@@ -37,6 +37,11 @@ The loop (on every ``PnlSnapshot``, i.e. once the tight loop position → exposu
 Every decision is published as ``StrategyDecided`` before its instructions (which it causes); holds are
 published when their reason changes. Ids come from the injected id factory and time from the injected
 clock, so a replay decides the same way.
+
+A restarted strategy process is rebuilt from the history of its run (:meth:`Strategy.history`): it decides
+nothing while rebuilding; the decisions and instructions it had published are recalled
+(:meth:`Strategy.recall`), so it knows what is still outstanding and which withdrawals it is paying, and
+sends none of them again.
 """
 
 from __future__ import annotations
@@ -219,6 +224,42 @@ class Strategy(Component, Generic[P]):
             subjects.cmd("fund", "withdraw"), self.on_withdrawal, types=(InvestorWithdrawal,)
         )
 
+    def history(self) -> tuple[str, ...]:
+        """The market data, every event, the investors' withdrawals, and what it sent: its instructions to
+        the router and its payouts from the wallet (its decisions are events)."""
+        return (
+            subjects.pattern(subjects.MD, ">"),
+            subjects.pattern(subjects.EVT, "*", "*"),
+            subjects.cmd("fund", "withdraw"),
+            subjects.pattern(subjects.CMD, ROUTER, "*"),
+            subjects.pattern(subjects.CMD, self.params.wallet, "*"),
+        )
+
+    def recall(self, message: Message) -> None:
+        """What it had published before a restart: a decision on a valued book was taken with nothing
+        outstanding (what it sent before has been answered or given up); its instructions are outstanding
+        until answered, from the time they were sent; a payout pays the withdrawal it is correlated with."""
+        match message:
+            case StrategyDecided(action=action, reason=reason, equity=equity, instruction_ids=sent):
+                if equity is not None:
+                    self.outstanding.router.intersection_update(sent)
+                    self.outstanding.direct.intersection_update(sent)
+                self.last_decision = message
+                self._last_hold = reason if action == "hold" else ""
+                if action != "hold":
+                    self.flows_pending = False
+                    self._decision_failed = False
+            case Instruction(id=iid, venue=venue, correlation_id=request_id):
+                if venue == ROUTER:
+                    self.outstanding.router.add(iid)
+                else:
+                    self.outstanding.direct.add(iid)
+                    for withdrawal in self.withdrawals.unpaid():
+                        if withdrawal.request_id == request_id:
+                            self.withdrawals.paying(withdrawal, iid)
+                            break
+                self._give_up_ns = message.ts + round(self.params.outcome_timeout_s * NS_PER_S)
+
     def on_clock(self, message: ClockTicked) -> Awaitable[None] | None:
         """A decision left due (a rejection cooled down, the per-instant budget ran out) is taken at the
         next tick when no price moved since the last risk assessment: then no new tight loop is coming
@@ -352,8 +393,9 @@ class Strategy(Component, Generic[P]):
 
     async def evaluate(self, cause: Message) -> None:
         """Decide once, if nothing is in flight. A risk override does not wait for a rejection's
-        cooldown; anything else does (and is taken at a later tick, see :meth:`on_clock`)."""
-        if self.waiting():
+        cooldown; anything else does (and is taken at a later tick, see :meth:`on_clock`). Nothing is decided
+        while rebuilding: what was decided then is recalled."""
+        if self.rebuilding or self.waiting():
             return
         self.deciding_on = None
         try:

@@ -47,6 +47,7 @@ A risk override and a full exit size from the equity at the current price, as be
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -55,7 +56,7 @@ from basis.bus import instruments
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
-from basis.bus.messages import AnyAction
+from basis.bus.messages import AnyAction, Message, StrategyDecided
 from basis.components.pricing import PriceBook
 
 from .base import Strategy, Trigger
@@ -249,6 +250,29 @@ class BasisStrategy(Strategy[BasisParams]):
                 Trigger("sizing", f"completing the sizing to {self.sizing.size:.6g} {self.params.asset}")
             )
         return target, found
+
+    def recall(self, message: Message) -> None:
+        """Also the size the legs are held at: the size its last decision on the book aimed for (a risk cut,
+        taken at level critical, sizes nothing), sized for the deployable equity of the decision that set
+        it; a sizing is settling until a decision holds."""
+        super().recall(message)
+        if not isinstance(message, StrategyDecided) or message.risk_level == "critical":
+            return
+        size = self.size_of(message.target)
+        if size is None:
+            return
+        if self.sizing is None or size != self.sizing.size:
+            owed = message.withdrawing * (1.0 + self.params.withdrawal_buffer) if message.withdrawing else 0.0
+            self.sizing = Sizing(size, max(0.0, (message.equity or 0.0) - owed))
+            self.settling = message.action != "hold"
+        elif message.action == "hold":
+            self.settling = False
+
+    def size_of(self, target: Mapping[str, float]) -> float | None:
+        """The size a target of :meth:`target_for_size` is for, from its largest short (None: no short)."""
+        perp_key, share = max(self._target_keys[0], key=lambda keyed: keyed[1])
+        short = target.get(perp_key)
+        return None if short is None or share <= 0.0 else -short / share
 
     def sizing_triggers(self, view: View, equity: float) -> list[Trigger]:
         """Equity moved past ``position_deviation_threshold`` since the last sizing, or the hedge's margin
