@@ -15,7 +15,7 @@ from basis.components.strategy.base import Strategy
 from basis.components.strategy.params import StrategyParams
 from basis.components.strategy.registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
 from basis.components.strategy.transfers import venue_terms
-from basis.configs import CexVenueConfig, LendingVenueConfig, RunConfig
+from basis.configs import CexVenueConfig, DexVenueConfig, LendingVenueConfig, RunConfig
 
 from .errors import BacktestError
 
@@ -44,14 +44,18 @@ def strategy_params(config: RunConfig) -> StrategyParams:
 
 def venue_fields(config: RunConfig, params_type: type[StrategyParams]) -> dict[str, Any]:
     """The parameters a strategy takes from its venues' configuration, read here so that the strategy
-    never reads a venue's own facts: the lending pool's eMode category, what moving funds between the
-    venues costs and the taker fees of a hedged purchase."""
+    never reads a venue's own facts: the lending pool's eMode category, the depth of the token's DEX pool,
+    what moving funds between the venues costs and the taker fees of a hedged purchase."""
     fields = {f.name for f in dataclasses.fields(params_type)}
     out: dict[str, Any] = {}
     name = config.mode.venues.lending
     lending = config.venues.get(name) if name is not None else None
     if "emode_category" in fields and lending is not None and isinstance(lending.config, LendingVenueConfig):
         out["emode_category"] = lending.config.risk_params.emode_category_id
+    token = config.mode.lst_type
+    dexes = [v.config for v in config.venues.values() if isinstance(v.config, DexVenueConfig)]
+    if "pool_depth" in fields and dexes and token is not None:
+        out["pool_depth"] = dexes[0].pool_depth.get(f"{token}WETH", 0.0)
     if "transfer_terms" in fields:
         out["transfer_terms"] = venue_terms(config.venues)
         out["trading_fee"] = taker_fees(config)

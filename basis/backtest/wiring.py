@@ -358,6 +358,7 @@ def _dex(wiring: Wiring, catalogue: Catalogue, venue: ResolvedVenue, mode: ModeC
             rate_pools=rate_pools,
             rate_pool_fee=fee,
             issuers=issuers,
+            depth=dict(config.pool_depth),
             slippage_bps=mode.slippage_bps,
             gas_units=gas,
         )

@@ -5,8 +5,8 @@ a lending venue (``eth_leveraged``, ``usdt_eth_staking_hedged_leveraged``).
   token minted, borrow ``borrow`` WETH against it; the loan is repaid from the borrow. The first entry
   (no collateral yet) sets the pool's eMode category first.
 * :func:`deleverage`: flash-borrow ``repay`` WETH, repay it, withdraw enough of the token that selling it
-  on the DEX returns ``repay`` plus ``owed`` (with ``unwind_cost`` to spare for the pool's fee and
-  slippage), sell it; the loan is repaid from the sale and what is left stays in the wallet.
+  on the DEX returns ``repay`` plus ``owed`` (with ``unwind_cost`` and the pool's expected price impact
+  to spare for its fee and slippage, :func:`sale_terms`), sell it; the loan is repaid from the sale and what is left stays in the wallet.
 
 Either happens whole or not at all (the bundle venue runs the steps inside the flash loan).
 """
@@ -35,7 +35,18 @@ EXIT_MARGIN = 1e-4
 pool caps a repay at what is owed, so the exit repays interest accrued after the book last saw it."""
 
 
-class LeverageTerms(Protocol):
+class SaleTerms(Protocol):
+    """What selling the token on the DEX needs (every staking parameter type that sells has it)."""
+
+    @property
+    def unwind_cost(self) -> float: ...
+    @property
+    def max_slippage_bps(self) -> float: ...
+    @property
+    def pool_depth(self) -> float: ...
+
+
+class LeverageTerms(SaleTerms, Protocol):
     """The parameters the bundles need (both leveraged parameter types have them)."""
 
     @property
@@ -50,10 +61,14 @@ class LeverageTerms(Protocol):
     def dex_venue(self) -> str: ...
     @property
     def emode_category(self) -> int: ...
-    @property
-    def unwind_cost(self) -> float: ...
-    @property
-    def max_slippage_bps(self) -> float: ...
+
+
+def sale_terms(p: SaleTerms, value: float) -> tuple[float, float]:
+    """``(extra, limit_bps)`` of selling the token for ``value`` ETH on the DEX: the extra fraction of the
+    token to sell (``unwind_cost`` and twice the pool's expected price impact ``value / (depth + value)``,
+    :mod:`basis.venues.simulated.dex`) and the slippage limit (``max_slippage_bps`` above that impact)."""
+    impact = value / (p.pool_depth + value) if p.pool_depth > 0.0 and value > 0.0 else 0.0
+    return p.unwind_cost + 2.0 * impact, p.max_slippage_bps + impact / 1e-4
 
 
 def lever_up(p: LeverageTerms, rate: float, *, borrow: float, free: float, first: bool) -> AtomicBundle:
@@ -88,12 +103,13 @@ def deleverage(
     ``fronted`` is gas the wallet has fronted (its ETH below zero), which the loan also covers."""
     if full:  # the debt has grown since it was last booked: ask for more, the pool repays what is owed
         repay *= 1.0 + EXIT_MARGIN
-    sell = min(collateral, (repay + owed) / rate * (1.0 + p.unwind_cost))
+    extra, limit = sale_terms(p, repay + owed)
+    sell = min(collateral, (repay + owed) / rate * (1.0 + extra))
     actions: list[StepAction] = []
     if repay > 0.0:
         actions.append(Repay(asset=BORROWED, amount=repay))
     actions.append(Withdraw(asset=p.token, amount=sell))
-    swap = Swap(sell_asset=p.token, buy_asset=BORROWED, amount=sell, max_slippage_bps=p.max_slippage_bps)
+    swap = Swap(sell_asset=p.token, buy_asset=BORROWED, amount=sell, max_slippage_bps=limit)
     steps = tuple(Step(venue=p.lending_venue, action=a) for a in actions)
     steps += (Step(venue=p.dex_venue, action=swap),)
     if repay <= 0.0:

@@ -56,6 +56,7 @@ from basis.components.pricing import REWARD_TOKENS, PriceBook
 from .base import Trigger
 from .basis import BasisStrategy, Sizing
 from .basis_plan import BasisPlanner
+from .bundles import sale_terms
 from .emergency import Emergency, Offer, imbalance_emergencies, margin_emergencies
 from .optimizer import RebalanceOptimizer, verdict_fields
 from .params import BasisParams, HedgedStakingParams, StrategyParams
@@ -432,7 +433,6 @@ class HedgedPlanner(BasisPlanner):
             return []
         if p.unwind_via == "queue":
             return [Unstake(token=p.token, amount=min(held, short / self.rate))]
-        amount = min(held, short / self.rate * (1.0 + p.unwind_cost))
-        return [
-            Swap(sell_asset=p.token, buy_asset=p.asset, amount=amount, max_slippage_bps=p.max_slippage_bps)
-        ]
+        extra, limit = sale_terms(p, short)
+        amount = min(held, short / self.rate * (1.0 + extra))
+        return [Swap(sell_asset=p.token, buy_asset=p.asset, amount=amount, max_slippage_bps=limit)]

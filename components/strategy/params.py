@@ -130,7 +130,10 @@ class LeveragedStakingParams(StakingParams):
     unwind_cost: float = 0.002
     """Extra fraction of the token withdrawn and sold when unwinding, for the pool's fee and slippage."""
     max_slippage_bps: float = 20.0
-    """Slippage limit of the unwinding sale."""
+    """Slippage limit of the unwinding sale, above the pool's expected price impact."""
+    pool_depth: float = 0.0
+    """Active liquidity on each side of the token's pool against WETH (WETH; from the DEX's configuration,
+    set by the composition root): the sale's expected price impact is sized with it (0: none)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -281,6 +284,9 @@ class HedgedStakingParams(BasisParams):
     unwind_cost: float = 0.002
     """Extra fraction of the token sold on the DEX, for the pool's fee and slippage."""
     max_slippage_bps: float = 20.0
+    pool_depth: float = 0.0
+    """Active liquidity on each side of the token's pool against WETH (see
+    :class:`LeveragedStakingParams`)."""
     gas_reserve: float = 0.05
     """ETH the wallet keeps unstaked to pay gas (a decision may send several on-chain instructions)."""
     max_gas_share: float = 0.02

@@ -367,6 +367,9 @@ class DexVenueConfig(VenueBase):
     default_fee_tier: int
     lst_fee_tier: int = 100
     """Fee tier of the pools of liquid staking tokens against WETH (weETH/WETH, wstETH/WETH: 0.01%)."""
+    pool_depth: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    """Active liquidity on each side of a pool, in the pool's quote asset, by pool symbol (``weETHWETH``):
+    sizes the simulated price impact of a swap (a pool without one has none)."""
     gas: GasUnits
     environments: Environments[ChainConnection, ChainSimulation]
 

@@ -42,7 +42,11 @@ def _sample(cls: type[m.Message]) -> m.Message:
             fields[field.name] = m.Supply(asset="USDT", amount=1.5) if cls is m.Instruction else "hold"
         elif field.name == "command":
             fields[field.name] = "ping"
-        elif field.name in ("steps", "changes"):
+        elif field.name == "protocol":
+            fields[field.name] = "cex_margin"
+        elif field.name == "answer":
+            fields[field.name] = "DEFER"
+        elif field.name in ("steps", "changes", "sources", "reasons"):
             fields[field.name] = ()
         elif field.name in ("health_factor", "ltv"):
             fields[field.name] = None

@@ -107,3 +107,37 @@ async def test_swap_base_for_quote_and_limits(h: Harness) -> None:
         "unknown_instrument",
         "insufficient_balance",
     ]
+
+
+async def test_price_impact_is_sized_by_the_pools_depth(h: Harness) -> None:
+    """With 1,000,000 USDT of depth on each side, selling 100 ETH (299,100 USDT after the 0.3% fee) moves
+    the price by 299,100 / 1,299,100 (23%) on top of the flat slippage; a limit below that is refused and
+    names the impact."""
+    await h.start(
+        SimulatedDex,
+        venue="uniswap",
+        pools={"WETHUSDT": ("WETH", "USDT")},
+        bar_venue="uniswap_v3",
+        pool_fee=0.003,
+        slippage_bps=10.0,
+        depth={"WETHUSDT": 1_000_000.0},
+    )
+    await h.start(SimulatedWallet)
+    await h.gas(10.0)
+    await h.bar("uniswap_v3", "WETHUSDT", "dex", 3_000.0)
+    await h.send(InvestorDeposit, asset="ETH", amount=101.0)
+    value = 100.0 * 0.997 * 3_000.0
+    impact = value / (1_000_000.0 + value)
+    limited = await h.instruct(
+        "uniswap", Swap(sell_asset="ETH", buy_asset="USDT", amount=100.0, max_slippage_bps=2_000.0)
+    )
+    rejected = h.rejected(limited)
+    assert rejected.reason == "slippage_exceeded" and "price impact" in (rejected.detail or "")
+    swap = await h.instruct(
+        "uniswap", Swap(sell_asset="ETH", buy_asset="USDT", amount=100.0, max_slippage_bps=2_500.0)
+    )
+    price = 3_000.0 * (1.0 - 0.001 - impact)
+    assert changes(h.filled(swap))[:2] == [
+        ("wallet:BaseToken:ETH", -100.0, approx(price)),
+        ("wallet:BaseToken:USDT", approx(99.7 * price), 0.0),
+    ]

@@ -8,10 +8,16 @@ fee and slippage charged below. ``Swap(sell_asset, buy_asset, amount)`` sells
 ``amount`` of ``sell_asset``; the pool fee is taken from the input and the price moves ``slippage_bps``
 against the trader:
 
-* selling base: ``out = amount × (1 − fee) × close × (1 − slippage)``;
-* selling quote: ``out = amount × (1 − fee) / (close × (1 + slippage))``.
+* selling base: ``out = amount × (1 − fee) × close × (1 − slippage − impact)``;
+* selling quote: ``out = amount × (1 − fee) / (close × (1 + slippage + impact))``.
 
-A swap whose slippage exceeds its ``max_slippage_bps`` is refused. Booking: ``wallet:BaseToken:<sell>
+``slippage`` is the mode's flat ``slippage_bps``; ``impact`` is the pool's price impact, sized by its
+liquidity: with ``depth`` the active liquidity on each side of the pool (in its quote asset, from the
+venue's configuration ``pool_depth``) and ``v`` the value swapped in the quote asset (after the fee),
+``impact = v / (depth + v)``, the average price a constant-product pool with that much on each side gives
+a trade of ``v`` (1 bp for a trade of 1/10,000 of the depth, 10% for a ninth of it). A pool without a
+configured depth has no impact. A swap whose slippage and impact exceed its ``max_slippage_bps`` is
+refused. Booking: ``wallet:BaseToken:<sell>
 −amount``, ``wallet:BaseToken:<buy> +out`` (``price`` = execution price, quote per base), gas; ``fee`` =
 ``amount × pool fee`` in the sold asset. ETH and WETH are one wallet balance and both match a WETH pool.
 """
@@ -46,7 +52,10 @@ class DexPools:
         slippage_bps: float = 0.0,
         rate_pools: Mapping[str, tuple[str, str]] | None = None,
         rate_pool_fee: float = 0.0001,
+        depth: Mapping[str, float] | None = None,
     ) -> None:
+        self.depth = dict(depth or {})
+        """Active liquidity on each side of a pool, in its quote asset, by pool symbol."""
         self.rate_pools = dict(rate_pools or {})
         """The pools priced at a staking token's exchange rate: symbol → (token, quote)."""
         self.pools = {symbol: (base, quote) for symbol, (base, quote) in {**pools, **self.rate_pools}.items()}
@@ -76,16 +85,27 @@ class DexPools:
                 return symbol, False
         raise UnknownInstrument(f"no pool for {sell}/{buy}")
 
+    def impact(self, symbol: str, value: float) -> float:
+        """The price impact of swapping ``value`` (quote units) in pool ``symbol`` (see the module
+        docstring)."""
+        depth = self.depth.get(symbol)
+        return value / (depth + value) if depth else 0.0
+
     def swap(self, sell: str, buy: str, amount: float, max_slippage_bps: float, gas_eth: float) -> Execution:
         amount = positive(amount, "amount")
         symbol, selling_base = self.pool_for(sell, buy)
-        if self.slippage_bps > max_slippage_bps:
-            raise SlippageExceeded(f"slippage {self.slippage_bps:g} bps > limit {max_slippage_bps:g} bps")
         close = self.prices.get(symbol)
         if close is None:
             raise NoPrice(f"no price for pool {symbol} yet")
-        slippage = self.slippage_bps * BPS
         fee = amount * self.fees.get(symbol, self.fee)
+        slippage = self.slippage_bps * BPS + self.impact(
+            symbol, (amount - fee) * (close if selling_base else 1.0)
+        )
+        if slippage / BPS > max_slippage_bps:
+            raise SlippageExceeded(
+                f"slippage and price impact {slippage / BPS:.4g} bps > limit {max_slippage_bps:g} bps "
+                f"(pool {symbol}, depth {self.depth.get(symbol, 0.0):g})"
+            )
         if selling_base:
             price = close * (1.0 - slippage)
             out = (amount - fee) * price
@@ -125,6 +145,7 @@ class SimulatedDex(OnChainGateway):
         rate_pools: Mapping[str, tuple[str, str]] | None = None,
         rate_pool_fee: float = 0.0001,
         issuers: Mapping[str, str] | None = None,
+        depth: Mapping[str, float] | None = None,
         gas_units: Mapping[str, int] | None = None,
         chain: str = "ethereum",
         gas_price_gwei: float | None = None,
@@ -143,7 +164,12 @@ class SimulatedDex(OnChainGateway):
             name=name,
         )
         self.pools = DexPools(
-            pools, fee=pool_fee, slippage_bps=slippage_bps, rate_pools=rate_pools, rate_pool_fee=rate_pool_fee
+            pools,
+            fee=pool_fee,
+            slippage_bps=slippage_bps,
+            rate_pools=rate_pools,
+            rate_pool_fee=rate_pool_fee,
+            depth=depth,
         )
         self.bar_venue = bar_venue or venue
         self.issuers = dict(issuers or {})
