@@ -43,6 +43,7 @@ from basis.bus.messages import (
     EmergencyAction,
     FundingRate,
     GasPrice,
+    LstRate,
     Message,
     RebalanceAssessed,
     ReserveState,
@@ -194,6 +195,12 @@ class HedgedStakingStrategy(BasisStrategy):
         await self.bus.subscribe("md.funding.>", carry.on_funding, types=(FundingRate,))
         await self.bus.subscribe("md.gas.>", carry.on_gas, types=(GasPrice,))
         await self.bus.subscribe("md.reserve.>", carry.on_reserve, types=(ReserveState,))
+        await self.bus.subscribe("md.lst.>", self.on_lst, types=(LstRate,))
+
+    def on_lst(self, message: LstRate) -> None:
+        """The token's rate, sampled for its staking APR (market data: a rebuilt strategy has it too)."""
+        if message.token == self.params.token:
+            self.carry.sample_rate(message.ts, message.rate)
 
     @cached_property
     def carry(self) -> CarryBook:
@@ -224,8 +231,6 @@ class HedgedStakingStrategy(BasisStrategy):
         is above the held size by more than the deviation threshold (None otherwise); published when its
         answer or proposal changed, and on EXECUTE."""
         p = self.params
-        rate = view.prices.lst_rate(p.token)
-        self.carry.sample_rate(self.clock.now_ns(), rate)
         sized = self.sizing
         if sized is None or not p.transfer_terms or self.settling or len(self.withdrawals):
             return None
