@@ -32,7 +32,7 @@ the strategy sizes again from its equity at the current price and rebalances tow
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from basis.bus import instruments
 from basis.bus.bus import Bus
@@ -75,7 +75,6 @@ class HedgedStakingStrategy(BasisStrategy):
     params_type: ClassVar[type[StrategyParams]] = HedgedStakingParams
     mode = "usdt_eth_staking_hedged_simple"
     equity_in = "quote"
-    params: HedgedStakingParams
 
     def __init__(
         self, bus: Bus, clock: Clock, ids: IdFactory, params: BasisParams, *, prices: PriceBook | None = None
@@ -85,6 +84,11 @@ class HedgedStakingStrategy(BasisStrategy):
         self.redeploying = False
         """The optimizer said EXECUTE and the first plan of the redeployment is not made yet."""
         self._last_proposal: tuple[str, float] = ("", 0.0)
+
+    @property
+    def hedge_params(self) -> HedgedStakingParams:
+        """The parameters, as the type they are (the constructor checks it)."""
+        return cast(HedgedStakingParams, self.params)
 
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
@@ -106,24 +110,24 @@ class HedgedStakingStrategy(BasisStrategy):
 
     @cached_property
     def staked_key(self) -> str:
-        return instruments.token(self.params.wallet, self.params.token)
+        return instruments.token(self.hedge_params.wallet, self.hedge_params.token)
 
     @cached_property
     def wallet_eth_key(self) -> str:
-        return instruments.token(self.params.wallet, self.params.asset)
+        return instruments.token(self.hedge_params.wallet, self.hedge_params.asset)
 
     @cached_property
     def transit_key(self) -> str:
-        return instruments.in_transit(self.params.asset)
+        return instruments.in_transit(self.hedge_params.asset)
 
     def staked_units(self, view: View) -> float:
         """ETH held as the token (at its rate) and ETH in transit: the long not on any account."""
-        rate = view.prices.lst_rate(self.params.token)
+        rate = view.prices.lst_rate(self.hedge_params.token)
         return view.qty(self.staked_key) * rate + view.qty(self.transit_key)
 
     def long_units(self, view: View) -> float:
         """Units of ETH held long: on every account, staked and in transit."""
-        p = self.params
+        p = self.hedge_params
         on_accounts = sum(view.token(account, p.asset) for account in (p.wallet, *p.cex_venues))
         return on_accounts + self.staked_units(view)
 
@@ -132,21 +136,21 @@ class HedgedStakingStrategy(BasisStrategy):
     def size_for(self, view: View, deployable_usd: float) -> float:
         """``Q`` for the deployable equity less the shorts' unrealised gains: a gain is margin (it counts in
         a venue's margin ratio) but no exchange pays it out, so it funds neither the long nor a payout."""
-        gains = sum(max(0.0, self.unrealised(view, venue)) for venue in self.params.allocation)
+        gains = sum(max(0.0, self.unrealised(view, venue)) for venue in self.hedge_params.allocation)
         return super().size_for(view, max(0.0, deployable_usd - gains))
 
     def target_for_size(self, view: View, size: float) -> Target:
         base = super().target_for_size(view, size)
         positions = dict(base.positions)
         positions[self.spot_key] = 0.0
-        positions[self.wallet_eth_key] = self.params.gas_reserve
-        positions[self.staked_key] = size / view.prices.lst_rate(self.params.token)
+        positions[self.wallet_eth_key] = self.hedge_params.gas_reserve
+        positions[self.staked_key] = size / view.prices.lst_rate(self.hedge_params.token)
         legs = (base.legs - {self.spot_key}) | {self.staked_key}
         return Target(positions=positions, legs=legs)
 
     def deployed_usd(self, view: View) -> float:
         size = max(self.long_units(view), self.hedge_size(view))
-        return max(0.0, size) * view.price(self.params.asset) * (1.0 + self.params.margin_buffer)
+        return max(0.0, size) * view.price(self.hedge_params.asset) * (1.0 + self.hedge_params.margin_buffer)
 
     def net_delta(self, view: View) -> float:
         return self.long_units(view) - self.hedge_size(view)
@@ -199,7 +203,7 @@ class HedgedStakingStrategy(BasisStrategy):
 
     def on_lst(self, message: LstRate) -> None:
         """The token's rate, sampled for its staking APR (market data: a rebuilt strategy has it too)."""
-        if message.token == self.params.token:
+        if message.token == self.hedge_params.token:
             self.carry.sample_rate(message.ts, message.rate)
 
     @cached_property
@@ -208,7 +212,7 @@ class HedgedStakingStrategy(BasisStrategy):
 
     @cached_property
     def optimizer(self) -> RebalanceOptimizer:
-        p = self.params
+        p = self.hedge_params
         return RebalanceOptimizer(horizon_days=p.redeploy_horizon_days, margin=p.redeploy_margin)
 
     def leverage(self) -> float:
@@ -230,7 +234,7 @@ class HedgedStakingStrategy(BasisStrategy):
         """The optimizer's verdict on growing to the size the equity supports at the current price, when it
         is above the held size by more than the deviation threshold (None otherwise); published when its
         answer or proposal changed, and on EXECUTE."""
-        p = self.params
+        p = self.hedge_params
         sized = self.sizing
         if sized is None or not p.transfer_terms or self.settling or len(self.withdrawals):
             return None
@@ -283,16 +287,18 @@ class HedgedStakingStrategy(BasisStrategy):
 
     def gas_floor_usd(self, price: float) -> float:
         """The smallest amount worth putting to work on chain at the current gas price (USD)."""
-        return self.CHAIN_GAS * self.carry.gas_gwei * 1e-9 * price / self.params.max_gas_share
+        return self.CHAIN_GAS * self.carry.gas_gwei * 1e-9 * price / self.hedge_params.max_gas_share
 
     def carry_apr(self) -> float:
         """What the book earns per year per ETH of net long (:class:`.redeploy.CarryBook`)."""
-        return self.carry.carry(self.params.allocation, self.leverage(), self.params.token, "WETH")
+        return self.carry.carry(
+            self.hedge_params.allocation, self.leverage(), self.hedge_params.token, "WETH"
+        )
 
     @cached_property
     def staking_venue(self) -> str:
         """The venue that issues the token, as the venues' terms name it."""
-        p = self.params
+        p = self.hedge_params
         return next(
             (
                 name
@@ -368,14 +374,13 @@ class HedgedStakingStrategy(BasisStrategy):
 class HedgedPlanner(BasisPlanner):
     """The basis planner with the long leg staked in the wallet (see the module docstring)."""
 
-    s: HedgedStakingStrategy
-    p: HedgedStakingParams
-
     def __init__(
         self, strategy: HedgedStakingStrategy, view: View, target: Target, *, reduce_only: bool
     ) -> None:
         super().__init__(strategy, view, target, reduce_only=reduce_only)
-        self.rate = view.prices.lst_rate(strategy.params.token)
+        self.hs = strategy
+        self.hp = strategy.hedge_params
+        self.rate = view.prices.lst_rate(self.hp.token)
         self.staked = strategy.staked_units(view)
 
     def orders(self) -> list[AnyAction]:
@@ -390,14 +395,14 @@ class HedgedPlanner(BasisPlanner):
     def transfer_band(self) -> float:
         """None in the first step of a redeployment: the idle collateral it counted on moves whatever the
         amount of each venue's share."""
-        return 0.0 if self.s.redeploying else super().transfer_band()
+        return 0.0 if self.hs.redeploying else super().transfer_band()
 
     def spot_gap(self) -> float:
         """ETH to buy (> 0) or sell (< 0) on the spot venue: the long wanted (the token at its rate and the
         ETH the accounts should hold) less the long held."""
-        p = self.p
+        p = self.hp
         need = sum(self.wanted(a, p.asset) for a in self.accounts)
-        need += self.s.staked_wanted(self.target, self.rate)
+        need += self.hs.staked_wanted(self.target, self.rate)
         held = sum(self.held(a, p.asset) for a in self.accounts) + self.staked
         return need - held
 
@@ -407,33 +412,33 @@ class HedgedPlanner(BasisPlanner):
     def hedge_after(self, buy: float, sell: float) -> float:
         """Grows toward the target as far as the long held and every venue's margin allow; shrinks only
         as the long is sold (never below the long still held)."""
-        current = self.s.hedge_size(self.view)
-        wanted = -sum(self.target.get(self.s.perp_key(v)) for v in self.p.allocation)
+        current = self.hs.hedge_size(self.view)
+        wanted = -sum(self.target.get(self.hs.perp_key(v)) for v in self.hp.allocation)
         long = max(0.0, self.long_after(buy, sell))
         if wanted > current and long > current and not self.reduce_only:
-            supported = min(self.margin_capacity(v, buy) for v in self.p.allocation)
+            supported = min(self.margin_capacity(v, buy) for v in self.hp.allocation)
             return max(current, min(wanted, long, supported))
         return min(current, long)
 
     def stake(self) -> list[AnyAction]:
         """Stake the wallet's ETH beyond what it should hold, once that is worth its gas."""
-        p = self.p
+        p = self.hp
         free = self.held(p.wallet, p.asset) - self.wanted(p.wallet, p.asset)
-        if free * self.price < max(p.min_order_usd, self.s.gas_floor_usd(self.price)):
+        if free * self.price < max(p.min_order_usd, self.hs.gas_floor_usd(self.price)):
             return []
         return [Stake(token=p.token, amount=free)]
 
     def missing(self, sell: float) -> float:
         """ETH still to be freed from the staked position for ``sell`` units to be sold: what is not
         already on an account or on its way."""
-        on_accounts = sum(max(0.0, self.held(a, self.p.asset)) for a in self.accounts)
-        return sell - on_accounts - self.view.qty(self.s.transit_key)
+        on_accounts = sum(max(0.0, self.held(a, self.hp.asset)) for a in self.accounts)
+        return sell - on_accounts - self.view.qty(self.hs.transit_key)
 
     def unwind(self, sell: float) -> list[AnyAction]:
         """Turn enough of the token into ETH for ``sell`` units to be sold."""
-        p = self.p
+        p = self.hp
         short = self.missing(sell)
-        held = self.view.qty(self.s.staked_key)
+        held = self.view.qty(self.hs.staked_key)
         if short * self.price < p.min_order_usd or held <= 0.0:
             return []
         if p.unwind_via == "queue":

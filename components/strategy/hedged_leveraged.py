@@ -15,7 +15,7 @@ venue (:func:`.bundles.deleverage`); the shorts are bought back only as that ETH
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from basis.bus import instruments
 from basis.bus.messages import AnyAction, AtomicBundle, Repay, Step
@@ -37,7 +37,11 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
 
     params_type: ClassVar[type[StrategyParams]] = HedgedLeveragedParams
     mode = "usdt_eth_staking_hedged_leveraged"
-    params: HedgedLeveragedParams
+
+    @property
+    def lever_params(self) -> HedgedLeveragedParams:
+        """The parameters, as the type they are (the constructor checks it)."""
+        return cast(HedgedLeveragedParams, self.params)
 
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
@@ -54,23 +58,23 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
 
     @cached_property
     def collateral_key(self) -> str:
-        return instruments.a_token(self.params.token, self.params.lending_venue)
+        return instruments.a_token(self.lever_params.token, self.lever_params.lending_venue)
 
     @cached_property
     def debt_key(self) -> str:
-        return instruments.debt_token(BORROWED, self.params.lending_venue)
+        return instruments.debt_token(BORROWED, self.lever_params.lending_venue)
 
     def staked_units(self, view: View) -> float:
-        rate = view.prices.lst_rate(self.params.token)
+        rate = view.prices.lst_rate(self.lever_params.token)
         tokens = view.qty(self.staked_key) + view.qty(self.collateral_key)
         return tokens * rate - view.qty(self.debt_key) + view.qty(self.transit_key)
 
     def target_for_size(self, view: View, size: float) -> Target:
         base = super().target_for_size(view, size)
-        leverage = self.params.leverage
+        leverage = self.lever_params.leverage
         positions = dict(base.positions)
         positions[self.staked_key] = 0.0
-        positions[self.collateral_key] = size * leverage / view.prices.lst_rate(self.params.token)
+        positions[self.collateral_key] = size * leverage / view.prices.lst_rate(self.lever_params.token)
         positions[self.debt_key] = size * (leverage - 1.0)
         legs = (base.legs - {self.staked_key}) | {self.collateral_key, self.debt_key}
         return Target(positions=positions, legs=legs)
@@ -85,11 +89,11 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
     """A lever-up bundle: stake, supply, borrow, the flash loan and the bundle itself."""
 
     def leverage(self) -> float:
-        return self.params.leverage
+        return self.lever_params.leverage
 
     def chain_gas_usd(self, costs: TransferCosts) -> float:
         """The lever-up bundle's supply and borrow (the planner prices its stake)."""
-        lending = self.params.lending_venue
+        lending = self.lever_params.lending_venue
         try:
             return costs.gas_usd(lending, "supply") + costs.gas_usd(lending, "borrow")
         except TransferPlanError:
@@ -97,7 +101,7 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
 
     def lending_offer(self, view: View) -> Offer:
         return Offer(
-            self.params.lending_venue,
+            self.lever_params.lending_venue,
             0.0,
             "the account is in eMode (ETH-correlated): a USDT borrow would leave it and drop the "
             "liquidation threshold of the whole account",
@@ -107,7 +111,7 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
     def ltv_emergencies(self, view: View) -> list[Emergency]:
         """``aave_ltv`` when the health factor is below its warning: repay the debt above ``target_ltv``
         from the wallet's ETH when it covers it, else in one deleveraging bundle (see :mod:`.emergency`)."""
-        p = self.params
+        p = self.lever_params
         health = view.risk.health_factor if view.risk is not None else None
         if health is None or health >= p.health_warning:
             return []
@@ -176,8 +180,12 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
 class LeveredPlanner(HedgedPlanner):
     """The hedged planner with the staked ETH levered (see the module docstring)."""
 
-    s: HedgedLeveragedStrategy
-    p: HedgedLeveragedParams
+    def __init__(
+        self, strategy: HedgedLeveragedStrategy, view: View, target: Target, *, reduce_only: bool
+    ) -> None:
+        super().__init__(strategy, view, target, reduce_only=reduce_only)
+        self.ls = strategy
+        self.lp = strategy.lever_params
 
     def orders(self) -> list[AnyAction]:
         orders = BasisPlanner.orders(self)
@@ -186,7 +194,7 @@ class LeveredPlanner(HedgedPlanner):
     def chain(self, net: float) -> list[AnyAction]:
         """One bundle: deleverage when the debt exceeds its target or ETH must be freed for a sale; else
         stake and lever the wallet's free ETH, borrowing up to the target debt within ``target_ltv``."""
-        p, s, view = self.p, self.s, self.view
+        p, s, view = self.lp, self.ls, self.view
         minimum = p.min_order_usd / self.price
         # a bundle pays gas for its every step: the debt is only moved by amounts worth it
         worth = max(minimum, p.dust_threshold * view.equity_usd / self.price)
