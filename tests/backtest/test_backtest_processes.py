@@ -136,7 +136,10 @@ def test_a_nats_server_restarted_mid_run_changes_nothing(tmp_path: Path) -> None
     finally:
         server.stop()
     assert finished.returncode == 0, finished.explain()
-    assert "sending it again" in finished.stderr  # frames were lost with the server, and sent again
+    # the server went away mid-run: the clients saw it, and frames lost with it (when some were in flight
+    # at that moment, which the machine's load decides) were sent again
+    lost = "sending it again" in finished.stderr
+    assert lost or "UnexpectedEOF" in finished.stderr or "Connect call failed" in finished.stderr
     assert load_summary(tmp_path / "processes")["log_digest"] == expected
 
 
