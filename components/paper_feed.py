@@ -6,6 +6,11 @@ place, ``speed`` seconds of data per second of wall time, restamped to that wall
 feed. The investors' initial capital is deposited once ``deposit_after_ns`` of data have been replayed
 (every series has a value by then). It publishes no clock: the clock component does, live and in paper
 mode alike.
+
+Restarted (its process killed and started again in the same run), it is rebuilt from what it had
+published (:meth:`PaperFeed.history`): it deposits nothing again, skips the messages it had published,
+keeps the wall time its replay started at (from its first message's stamp) and publishes at once what
+fell due while it was down, then goes on on time.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import msgspec
 
+from basis.bus import subjects
 from basis.bus.bus import Bus
 from basis.bus.clock import Clock
 from basis.bus.ids import IdFactory
@@ -66,6 +72,28 @@ class PaperFeed(LoopingComponent):
         self.deposit = deposit
         self.deposit_after_ns = deposit_after_ns
         self.published = 0
+        self.first_stamp: int | None = None
+        """The stamp of the first message it published before a restart (None: it never ran)."""
+
+    async def on_start(self) -> None:
+        """Start the replay at once; in a run that can be resumed, once rebuilt (:meth:`rebuilt`)."""
+        if not self.bus.run_id:
+            await super().on_start()
+
+    def history(self) -> tuple[str, ...]:
+        """What it published: the market data and the initial deposit."""
+        return (subjects.pattern(subjects.MD, ">"), subjects.cmd("fund", "deposit"))
+
+    def recall(self, message: Message) -> None:
+        if isinstance(message, InvestorDeposit):
+            self.deposit = None  # deposited once: never again
+            return
+        self.published += 1
+        if self.first_stamp is None or message.ts < self.first_stamp:
+            self.first_stamp = message.ts
+
+    async def rebuilt(self) -> None:
+        await super().on_start()
 
     def wall_time(self, wall_start: int, data_ts: int) -> int:
         """When the message of data time ``data_ts`` is due."""
@@ -74,11 +102,17 @@ class PaperFeed(LoopingComponent):
     async def loop(self) -> None:
         wall_start = self.clock.now_ns()
         deposit = self.deposit
+        skip = self.published  # published before a restart
         messages = merge((Stream.of_reader(r) for r in self.readers), start=self.data_start)
         try:
             for message in messages:
                 if self.stopped.is_set():
                     return
+                if skip:
+                    if skip == self.published and self.first_stamp is not None:  # the first message
+                        wall_start = self.first_stamp - round((message.ts - self.data_start) / self.speed)
+                    skip -= 1
+                    continue
                 if deposit is not None and message.ts >= self.data_start + self.deposit_after_ns:
                     amount, asset = deposit
                     deposit = None

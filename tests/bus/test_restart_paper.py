@@ -19,6 +19,7 @@ from papersystem import Observer, PaperSystem
 from basis.bus.bus import Bus
 from basis.bus.embedded import EmbeddedNats
 from basis.bus.messages import (
+    Bar,
     FlowBooked,
     Instruction,
     InstructionFilled,
@@ -32,6 +33,7 @@ from basis.bus.messages import (
     Transfer,
 )
 from basis.bus.transport.jetstream_journal import JetStreamJournal
+from basis.process import FEED
 
 
 @pytest.fixture
@@ -183,5 +185,36 @@ async def test_a_position_monitor_killed_answers_what_it_missed_with_the_book_it
         [last] = snapshots()[-1:]
         assert last.positions == pytest.approx(await observer.stream_book(), rel=1e-12)
         await nothing_executed_twice(observer)
+    finally:
+        system.close()
+
+
+@pytest.mark.slow
+async def test_a_paper_feed_killed_deposits_nothing_again_and_resumes_where_it_stopped(
+    nats_server: EmbeddedNats, tmp_path: Path, observed: tuple[str, Observer]
+) -> None:
+    """The paper feed killed after the initial deposit and started again: rebuilt from what it had
+    published, it deposits nothing again and goes on with the data where it stopped (no bar published
+    twice), on the wall time its replay started at."""
+    run_id, observer = observed
+    await observer.transport.subscribe("md.>", observer._keep)  # the market data too
+    system = PaperSystem(nats_server.url, run_id, tmp_path, deposit_delay_s=2)
+    try:
+        await system.up()
+        await observer.until(lambda: observer.of(InvestorDeposit), "the initial deposit", system)
+        await observer.until(lambda: len(observer.on_subject("md.bar.")) > 20, "some bars", system)
+        system.kill(FEED)
+        before = len(observer.on_subject("md.bar."))
+        system.start(FEED)
+        await system.until_healthy([FEED])
+        assert f"{FEED}: rebuilt from" in system.log(FEED, 2)
+        await observer.until(lambda: len(observer.on_subject("md.bar.")) > before + 20, "bars again", system)
+        assert len(observer.of(InvestorDeposit)) == 1
+        bars = [m for m in observer.on_subject("md.bar.") if isinstance(m, Bar)]
+        seen = Counter((b.venue, b.symbol, b.market, b.open, b.high, b.low, b.close, b.volume) for b in bars)
+        assert [bar for bar, n in seen.items() if n > 1] == []
+        first = [b.ts for b in bars[:before]]
+        after = [b.ts for b in bars[before:]]
+        assert min(after) >= max(first) - 10**9  # stamps go on from where they were, not from a new start
     finally:
         system.close()
