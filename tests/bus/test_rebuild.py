@@ -193,8 +193,11 @@ async def test_a_position_monitor_started_again_books_and_answers_what_it_missed
     missed = deposit(3.0)
     await run.publish("sim-chain", missed)
     _, rebuilt = await run.process("position-monitor", monitor)
-    # the two deposits it had answered are rebuilt; its two snapshots and the missed deposit come after them
-    assert rebuilt is not None and (rebuilt.rebuilt, rebuilt.own, rebuilt.caught_up) == (2, 2, 3)
+    # the two deposits it had answered are rebuilt, up to the second; its two snapshots and the missed
+    # deposit are read too (its first snapshot lands in the stream before or after the second deposit, as
+    # the machine's timing decides: rebuilt with the deposits, or caught up after them)
+    assert rebuilt is not None and (rebuilt.own, rebuilt.rebuilt + rebuilt.caught_up) == (2, 5)
+    assert rebuilt.rebuilt in (2, 3)
     await run.until(lambda: len(snapshots()) == 3, "the missed deposit answered")
     later = deposit(0.5)
     await run.publish("sim-chain", later)
