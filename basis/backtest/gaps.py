@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from basis.bus.ids import IdFactory, SequentialIds
+from basis.bus.ids import IdFactory
 from basis.bus.messages import Bar, Message
-from basis.components.feed import Catalogue, Coverage, Gap, SeriesReader, SeriesSpec, Stream, coverage, iso
+from basis.components.feed import Catalogue, Coverage, Gap, SeriesSpec, Stream, coverage, iso, read_spans
+from basis.components.feed.loaders import close_iterator
+from basis.components.feed.times import NS
 
 from .wiring import Wiring
 
@@ -55,42 +55,54 @@ class GapFill:
         return Stream.of(self.series, self._messages(ids))
 
     def _messages(self, ids: IdFactory) -> Iterator[Message]:
+        """The fallback's bars inside the holes. Only the fallback's rows in the holes are read into
+        numbers; the ids are those its messages would take from the first hole's start on, one per row,
+        so the rows between the holes take theirs without a message built."""
         holes = self.holes
         own = self._closes_at(self.series, {hole.start for hole in holes})
-        reader = SeriesReader(self.fallback, list(self.roots), ids, start=holes[0].start, end=holes[-1].end)
-        venue = self.series.venue
+        fallback = self.fallback
+        interval = fallback.interval_s or 0
+        venue, symbol, market = self.series.venue, fallback.symbol, fallback.market or "spot"
+        taken = 0  # ids taken so far
         i = 0
         scale = 1.0
-        for message in reader:
-            if not isinstance(message, Bar):
-                continue
-            ts = message.ts
-            while i < len(holes) and holes[i].end <= ts:
-                i += 1
-                scale = 1.0
-            if i == len(holes):
-                return
-            hole = holes[i]
-            if ts == hole.start:
-                last = own.get(ts)
-                scale = last / message.close if last and message.close else 1.0
-            elif hole.start < ts:
-                yield msgspec.structs.replace(
-                    message,
-                    venue=venue,
-                    open=message.open * scale,
-                    high=message.high * scale,
-                    low=message.low * scale,
-                    close=message.close * scale,
-                )
+        rows = read_spans(fallback, self.roots, [(hole.start, hole.end) for hole in holes])
+        try:
+            for n, ts, (open_, high, low, close, volume) in rows:
+                while holes[i].end <= ts:
+                    i += 1
+                    scale = 1.0
+                hole = holes[i]
+                if ts == hole.start:
+                    last = own.get(ts)
+                    scale = last / close if last and close else 1.0
+                elif hole.start < ts:
+                    while taken < n - 1:
+                        ids.next_id()
+                        taken += 1
+                    taken += 1
+                    yield Bar(
+                        id=ids.next_id(),
+                        ts=ts,
+                        venue=venue,
+                        symbol=symbol,
+                        market=market,
+                        open_ts=ts - interval * NS,
+                        interval_s=interval,
+                        open=open_ * scale,
+                        high=high * scale,
+                        low=low * scale,
+                        close=close * scale,
+                        volume=volume,
+                    )
+        finally:
+            close_iterator(rows)
 
     def _closes_at(self, spec: SeriesSpec, times: set[int]) -> dict[int, float]:
-        """The closes of ``spec``'s bars at ``times`` (read apart: these bars are not published again)."""
-        first, last = min(times), max(times)
-        reader = SeriesReader(
-            spec, list(self.roots), SequentialIds("", "gap-anchor"), start=first, end=last + 1
-        )
-        return {m.ts: m.close for m in reader if isinstance(m, Bar) and m.ts in times}
+        """The closes of ``spec``'s bars at ``times`` (read apart: these bars are not published again;
+        only their rows are parsed)."""
+        spans = [(ts, ts + 1) for ts in sorted(times)]
+        return {ts: values[3] for _, ts, values in read_spans(spec, self.roots, spans)}
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [

@@ -22,7 +22,7 @@ from .errors import (
 )
 from .feed import MarketDataFeed
 from .flows import read_flows
-from .loaders import ReadStats, SeriesReader, read_series
+from .loaders import ReadStats, SeriesReader, read_series, read_spans
 from .merge import KIND_ORDER, Stream, merge
 from .series import Catalogue, SeriesSpec, discover, parse_name
 from .times import iso, parse_utc
@@ -54,4 +54,5 @@ __all__ = [
     "parse_utc",
     "read_flows",
     "read_series",
+    "read_spans",
 ]

@@ -7,25 +7,22 @@ two consecutive messages larger than ``interval + jitter``: no message in the op
 open time of the first missing candle. Irregular series (rewards) have no interval, no gaps and do not
 bound a window.
 
-Only the time column is read; the times of each file are cached per path, modification time and size,
-so a second coverage of the same files is free.
+Only the time column is read; the times of each file are cached per path, modification time and size
+(:func:`.loaders.file_times`), so a second coverage of the same files is free, and a reader of the file
+takes them instead of parsing its time cells again.
 """
 
 from __future__ import annotations
 
-import bisect
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import WindowError
-from .loaders import FileScan, series_files
+from .loaders import clear_scans, series_times
 from .series import SeriesSpec
 from .times import NS, iso
-
-_CACHE: dict[tuple[str, str, int, int, int], tuple[array[int], int]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,32 +79,6 @@ class Coverage:
         }
 
 
-def file_times(spec: SeriesSpec, path: Path) -> tuple[array[int], int]:
-    """Message times of one file (checked, de-duplicated) and its duplicate count; cached."""
-    stat = path.stat()
-    key = (str(path.resolve()), spec.kind, spec.interval_s or 0, stat.st_mtime_ns, stat.st_size)
-    cached = _CACHE.get(key)
-    if cached is None:
-        scan = FileScan(spec, path)
-        times = array("q", scan.times())
-        cached = _CACHE[key] = (times, scan.duplicates)
-    return cached
-
-
-def series_times(spec: SeriesSpec, roots: Sequence[Path]) -> tuple[array[int], tuple[str, ...], int]:
-    """Times of the series over ``roots`` with the extension rule of the loaders (earlier root wins)."""
-    files = series_files(spec, roots)
-    times: array[int] = array("q")
-    duplicates = 0
-    for path in files:
-        more, dups = file_times(spec, path)
-        duplicates += dups
-        if times:
-            more = more[bisect.bisect_right(more, times[-1]) :]
-        times.extend(more)
-    return times, tuple(str(f) for f in files), duplicates
-
-
 def find_gaps(times: Sequence[int], interval_s: int, jitter_s: int = 0) -> tuple[Gap, ...]:
     step = interval_s * NS
     limit = step + jitter_s * NS
@@ -152,4 +123,5 @@ def common_window(covered: Sequence[Coverage]) -> tuple[int, int]:
 
 
 def clear_cache() -> None:
-    _CACHE.clear()
+    """Forget the times of the files scanned (:func:`.loaders.file_times`)."""
+    clear_scans()
