@@ -63,6 +63,15 @@ class LeverageTerms(SaleTerms, Protocol):
     def emode_category(self) -> int: ...
 
 
+def sale_fields(slippage_bps: float) -> dict[str, float]:
+    """The selling parameters a mode with the venues' flat ``slippage_bps`` gets: the slippage limit (four
+    times it, at least 10 bps) and the extra fraction sold (the pool fee and twice the slippage)."""
+    return {
+        "max_slippage_bps": max(slippage_bps * 4.0, 10.0),
+        "unwind_cost": 0.001 + 2.0 * slippage_bps / 10_000.0,
+    }
+
+
 def sale_terms(p: SaleTerms, value: float) -> tuple[float, float]:
     """``(extra, limit_bps)`` of selling the token for ``value`` ETH on the DEX: the extra fraction of the
     token to sell (``unwind_cost`` and twice the pool's expected price impact ``value / (depth + value)``,

@@ -57,7 +57,7 @@ from basis.components.pricing import REWARD_TOKENS, PriceBook
 from .base import Trigger
 from .basis import BasisStrategy, Sizing
 from .basis_plan import BasisPlanner
-from .bundles import sale_terms
+from .bundles import sale_fields, sale_terms
 from .emergency import Emergency, Offer, imbalance_emergencies, margin_emergencies
 from .optimizer import RebalanceOptimizer, verdict_fields
 from .params import BasisParams, HedgedStakingParams, StrategyParams
@@ -102,8 +102,7 @@ class HedgedStakingStrategy(BasisStrategy):
             fields["dust_tokens"] = REWARD_TOKENS.get(str(mode.lst_type), ())
             fields["dust_into"] = mode.asset  # the reward tokens' pools are against WETH
         fields["unwind_via"] = mode.unwind_via
-        fields["max_slippage_bps"] = max(mode.slippage_bps * 4.0, 10.0)
-        fields["unwind_cost"] = 0.001 + 2.0 * mode.slippage_bps / 10_000.0
+        fields.update(sale_fields(mode.slippage_bps))
         return fields
 
     # --- keys and book readings -------------------------------------------------------------------

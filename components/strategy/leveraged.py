@@ -29,7 +29,7 @@ from basis.bus.messages import AnyAction
 from basis.components.pricing import REWARD_TOKENS
 
 from .base import Strategy
-from .bundles import BORROWED, deleverage, lever_up
+from .bundles import BORROWED, deleverage, lever_up, sale_fields
 from .params import LeveragedStakingParams, StrategyParams
 from .view import Target, View
 
@@ -52,8 +52,7 @@ class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
             lending_venue=venues.lending,
             staking_venue=venues.staking,
             flash_lender=venues.flash_loan,
-            max_slippage_bps=max(mode.slippage_bps * 4.0, 10.0),
-            unwind_cost=0.001 + 2.0 * mode.slippage_bps / 10_000.0,
+            **sale_fields(mode.slippage_bps),
         )
         if mode.lst_type is not None:
             fields["dust_tokens"] = REWARD_TOKENS.get(str(mode.lst_type), ())
