@@ -14,7 +14,7 @@ from basis.components.router import ExecutionRouter, RouterParams
 from basis.components.strategy.base import Strategy
 from basis.components.strategy.params import StrategyParams
 from basis.components.strategy.registry import STRATEGIES, UnknownStrategy, create_strategy, strategy_class
-from basis.components.strategy.transfers import venue_terms
+from basis.components.strategy.venue_terms import venue_terms
 from basis.configs import CexVenueConfig, DexVenueConfig, LendingVenueConfig, RunConfig
 
 from .errors import BacktestError

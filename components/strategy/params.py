@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from .transfers import VenueTerms
+    from .venue_terms import VenueTerms
 
 
 def _check_fraction(name: str, value: float, *, open_low: bool = True, high: float = 1.0) -> None:

@@ -1,10 +1,9 @@
 """Transfer planner: which asset carries value from one venue to another, the actions that move it, and
 what moving it costs. Pure values, no I/O.
 
-For planning, a venue is one of four kinds: ``cex`` (an exchange account), ``lending`` (the lending pool),
-``staking`` (the liquid staking token the wallet holds, counted at the venue that issues it: ether.fi's
-weETH, Lido's wstETH) and ``wallet`` (the operator's on-chain wallet); a ``dex`` converts. The route
-decides the asset:
+A venue is one of the planning kinds of :mod:`.venue_terms` (``cex``, ``lending``, ``staking``,
+``wallet``; a ``dex`` converts), and :class:`TransferCosts` prices a plan with the venues' terms and the
+market figures of the moment. The route decides the asset:
 
 =================  ======  ==================================================================
 route              asset   steps, in order (venue: action)
@@ -61,26 +60,21 @@ answer raises a :class:`TransferPlanError`::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from basis.bus.messages import AnyAction, Stake, Supply, Swap, Transfer, Unstake, Withdraw
 
+from .venue_terms import WALLET, VenueTerms, check_finite, frozen_copy, venue_terms
+
 if TYPE_CHECKING:
     from basis.configs.models.base import VenueName
-    from basis.configs.models.venue import TransferTerms
     from basis.configs.run import ResolvedVenue
 
-WALLET = "wallet"
-"""The operator's on-chain wallet, as positions and transfers name it."""
 SECONDS_PER_YEAR = 365 * 86_400
 BPS = 1e-4
-FEE_TIER_PER_BPS = 100
-"""A DEX fee tier is in hundredths of a basis point (100 = 1 bp)."""
 
-PlanningKind = Literal["cex", "lending", "staking", "dex", "wallet"]
 EventValue = str | float | tuple[str, ...] | None
 """What the event fields of a plan or a verdict hold: primitives only."""
 
@@ -95,48 +89,6 @@ class UnsupportedRoute(TransferPlanError):
 
 class MissingFigure(TransferPlanError):
     """A figure the plan needs is not given: a price, a yield, gas units or the source's health."""
-
-
-V = TypeVar("V")
-
-
-def _frozen(mapping: Mapping[str, V]) -> Mapping[str, V]:
-    return MappingProxyType(dict(mapping))
-
-
-def _check_finite(name: str, value: float, *, minimum: float | None = None) -> None:
-    if not math.isfinite(value) or (minimum is not None and value < minimum):
-        bound = "" if minimum is None else f" and >= {minimum:g}"
-        raise ValueError(f"{name} must be finite{bound}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class VenueTerms:
-    """What moving funds into, out of or through one venue costs and takes."""
-
-    kind: PlanningKind
-    gas: Mapping[str, int] = field(default_factory=dict)
-    """Gas units per on-chain operation (``withdraw``, ``supply``, ``stake``, ``swap``, ``transfer``...)."""
-    deposit_delay_s: float = 0.0
-    withdrawal_delay_s: float = 0.0
-    """A CEX's withdrawal processing; a staking venue's unstake queue."""
-    deposit_fees: Mapping[str, float] = field(default_factory=dict)
-    """Flat fee per deposit, per asset, in units of that asset."""
-    withdrawal_fees: Mapping[str, float] = field(default_factory=dict)
-    """Flat fee per withdrawal, per asset, in units of that asset."""
-    lst: str = ""
-    """Staking venues: the liquid staking token they issue."""
-    swap_fee_bps: float = 0.0
-    """DEX: the fee of the pools of liquid staking tokens against WETH."""
-
-    def __post_init__(self) -> None:
-        for name in ("deposit_delay_s", "withdrawal_delay_s", "swap_fee_bps"):
-            _check_finite(name, getattr(self, name), minimum=0.0)
-        if self.kind == "staking" and not self.lst:
-            raise ValueError("a staking venue needs its lst")
-        object.__setattr__(self, "gas", _frozen(self.gas))
-        object.__setattr__(self, "deposit_fees", _frozen(self.deposit_fees))
-        object.__setattr__(self, "withdrawal_fees", _frozen(self.withdrawal_fees))
 
 
 @dataclass(frozen=True)
@@ -154,20 +106,20 @@ class TransferCosts:
     """What funds earn at each venue, a fraction per year (staking APY, supply APY, funding carry)."""
 
     def __post_init__(self) -> None:
-        _check_finite("gas_price_eth", self.gas_price_eth, minimum=0.0)
+        check_finite("gas_price_eth", self.gas_price_eth, minimum=0.0)
         for asset, price in self.prices_usd.items():
             if not (math.isfinite(price) and price > 0.0):
                 raise ValueError(f"price of {asset} must be finite and > 0, got {price!r}")
         if "ETH" not in self.prices_usd:
             raise MissingFigure("no ETH price: gas is paid in ETH")
         for venue, rate in self.yields.items():
-            _check_finite(f"yield of {venue}", rate)
+            check_finite(f"yield of {venue}", rate)
         dexes = sorted(name for name, terms in self.venues.items() if terms.kind == "dex")
         if len(dexes) > 1:
             raise ValueError(f"one DEX at most, got {', '.join(dexes)}")
-        object.__setattr__(self, "venues", _frozen(self.venues))
-        object.__setattr__(self, "prices_usd", _frozen(self.prices_usd))
-        object.__setattr__(self, "yields", _frozen(self.yields))
+        object.__setattr__(self, "venues", frozen_copy(self.venues))
+        object.__setattr__(self, "prices_usd", frozen_copy(self.prices_usd))
+        object.__setattr__(self, "yields", frozen_copy(self.yields))
 
     @classmethod
     def from_venues(
@@ -178,8 +130,8 @@ class TransferCosts:
         prices_usd: Mapping[str, float],
         yields: Mapping[str, float],
     ) -> TransferCosts:
-        """The costs of a run's venues (``RunConfig.venues``, see :func:`venue_terms`) with the market
-        figures of the moment."""
+        """The costs of a run's venues (``RunConfig.venues``, see :func:`.venue_terms.venue_terms`) with
+        the market figures of the moment."""
         return cls(venue_terms(venues), gas_price_eth, prices_usd, yields)
 
     def terms(self, venue: str) -> VenueTerms:
@@ -213,46 +165,6 @@ class TransferCosts:
     def dex(self) -> str | None:
         """The DEX that swaps liquid staking tokens, if the venues have one."""
         return next((name for name, terms in self.venues.items() if terms.kind == "dex"), None)
-
-
-def venue_terms(venues: Mapping[VenueName, ResolvedVenue]) -> dict[str, VenueTerms]:
-    """The terms of a run's venues: CEX fees and delays from ``transfers``, gas units of the lending,
-    staking and DEX venues, the staking venues' token and unstake queue, the DEX's LST pool fee tier, and
-    the RPC venue's gas as the wallet's. Flash-loan and middleware venues move no funds between venues and
-    are left out."""
-    terms: dict[str, VenueTerms] = {}
-    for name, resolved in venues.items():
-        config = resolved.config
-        if config.kind == "cex":
-            terms[name] = _moving("cex", config.transfers)
-        elif config.kind == "lending":
-            terms[name] = _moving("lending", config.transfers, config.gas.items())
-        elif config.kind == "staking":
-            terms[name] = _moving("staking", config.transfers, config.gas.items(), lst=str(config.lst))
-        elif config.kind == "dex":
-            fee_bps = config.lst_fee_tier / FEE_TIER_PER_BPS
-            terms[name] = VenueTerms("dex", gas=_gas(config.gas.items()), swap_fee_bps=fee_bps)
-        elif config.kind == "rpc":
-            terms[WALLET] = VenueTerms("wallet", gas=_gas(config.gas.items()))
-    return terms
-
-
-def _gas(units: Iterable[tuple[str, int]]) -> dict[str, int]:
-    return {str(operation): int(n) for operation, n in units}
-
-
-def _moving(
-    kind: PlanningKind, transfers: TransferTerms, gas: Iterable[tuple[str, int]] = (), lst: str = ""
-) -> VenueTerms:
-    return VenueTerms(
-        kind,
-        gas=_gas(gas),
-        deposit_delay_s=float(transfers.deposit_delay_seconds),
-        withdrawal_delay_s=float(transfers.withdrawal_delay_seconds),
-        deposit_fees=transfers.deposit_fee,
-        withdrawal_fees=transfers.withdrawal_fee,
-        lst=lst,
-    )
 
 
 # --- the source's limits ----------------------------------------------------------------------------
@@ -436,8 +348,8 @@ class TransferPlanner:
     max_usd: float = 100_000.0
 
     def __post_init__(self) -> None:
-        _check_finite("min_usd", self.min_usd, minimum=0.0)
-        _check_finite("max_usd", self.max_usd, minimum=self.min_usd)
+        check_finite("min_usd", self.min_usd, minimum=0.0)
+        check_finite("max_usd", self.max_usd, minimum=self.min_usd)
 
     def plan(
         self,

@@ -27,8 +27,8 @@ from basis.components.strategy.transfers import (
     TransferPlanError,
     TransferPlanner,
     UnsupportedRoute,
-    VenueTerms,
 )
+from basis.components.strategy.venue_terms import VenueTerms
 from basis.configs import load_run_config, load_venue
 from basis.configs.run import ResolvedVenue
 
