@@ -23,7 +23,8 @@ from basis.bus.messages import AnyAction, AtomicBundle, Repay, Step
 from .basis_plan import BasisPlanner
 from .bundles import BORROWED, deleverage, lever_up
 from .emergency import Emergency, Offer, take
-from .hedged import HedgedPlanner, HedgedStakingStrategy
+from .hedged import HedgedStakingStrategy
+from .hedged_plan import HedgedPlanner
 from .params import HedgedLeveragedParams, StrategyParams
 from .transfers import TransferCosts, TransferPlanError
 from .view import Target, View
