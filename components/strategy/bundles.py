@@ -8,12 +8,14 @@ a lending venue (``eth_leveraged``, ``usdt_eth_staking_hedged_leveraged``).
   on the DEX returns ``repay`` plus ``owed`` (with ``unwind_cost`` and the pool's expected price impact
   to spare for its fee and slippage, :func:`sale_terms`), sell it; the loan is repaid from the sale and what is left stays in the wallet.
 
-Either happens whole or not at all (the bundle venue runs the steps inside the flash loan).
+Either happens whole or not at all (the bundle venue runs the steps inside the flash loan). The parameters
+they need that a mode's configuration sets come from :func:`lever_fields` (the target LTV and the venues)
+and :func:`sale_fields` (the selling terms), whichever strategy class the mode has.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from basis.bus.messages import (
     AtomicBundle,
@@ -28,6 +30,9 @@ from basis.bus.messages import (
     Swap,
     Withdraw,
 )
+
+if TYPE_CHECKING:
+    from basis.configs.models import ModeConfig
 
 BORROWED = "WETH"
 EXIT_MARGIN = 1e-4
@@ -61,6 +66,18 @@ class LeverageTerms(SaleTerms, Protocol):
     def dex_venue(self) -> str: ...
     @property
     def emode_category(self) -> int: ...
+
+
+def lever_fields(mode: ModeConfig) -> dict[str, float | str | None]:
+    """The levering parameters a mode configuration sets: its ``target_ltv`` and the venues the bundles
+    are sent to (lending, staking, flash loan); None where the mode leaves one unset."""
+    venues = mode.venues
+    return {
+        "target_ltv": mode.target_ltv,
+        "lending_venue": venues.lending,
+        "staking_venue": venues.staking,
+        "flash_lender": venues.flash_loan,
+    }
 
 
 def sale_fields(slippage_bps: float) -> dict[str, float]:

@@ -21,7 +21,7 @@ from basis.bus import instruments
 from basis.bus.messages import AnyAction, AtomicBundle, Repay, Step
 
 from .basis_plan import BasisPlanner
-from .bundles import BORROWED, deleverage, lever_up
+from .bundles import BORROWED, deleverage, lever_fields, lever_up
 from .emergency import Emergency, Offer, take
 from .hedged import HedgedStakingStrategy
 from .hedged_plan import HedgedPlanner
@@ -47,14 +47,7 @@ class HedgedLeveragedStrategy(HedgedStakingStrategy):
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
         fields = super().mode_fields(mode)
-        venues = mode.venues
-        fields.update(
-            target_ltv=mode.target_ltv,
-            lending_venue=venues.lending,
-            staking_venue=venues.staking,
-            flash_lender=venues.flash_loan,
-            health_warning=mode.risk.health_factor_warning,
-        )
+        fields.update(lever_fields(mode), health_warning=mode.risk.health_factor_warning)
         return {k: v for k, v in fields.items() if v is not None}
 
     @cached_property

@@ -29,7 +29,7 @@ from basis.bus.messages import AnyAction
 from basis.components.pricing import REWARD_TOKENS
 
 from .base import Strategy
-from .bundles import BORROWED, deleverage, lever_up, sale_fields
+from .bundles import BORROWED, deleverage, lever_fields, lever_up, sale_fields
 from .params import LeveragedStakingParams, StrategyParams
 from .view import Target, View
 
@@ -45,15 +45,7 @@ class LeveragedStakingStrategy(Strategy[LeveragedStakingParams]):
     @classmethod
     def mode_fields(cls, mode: ModeConfig) -> dict[str, Any]:
         fields = super().mode_fields(mode)
-        venues = mode.venues
-        fields.update(
-            target_ltv=mode.target_ltv,
-            token=mode.lst_type,
-            lending_venue=venues.lending,
-            staking_venue=venues.staking,
-            flash_lender=venues.flash_loan,
-            **sale_fields(mode.slippage_bps),
-        )
+        fields.update(lever_fields(mode), token=mode.lst_type, **sale_fields(mode.slippage_bps))
         if mode.lst_type is not None:
             fields["dust_tokens"] = REWARD_TOKENS.get(str(mode.lst_type), ())
         return {k: v for k, v in fields.items() if v is not None}
